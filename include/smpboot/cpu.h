@@ -1,0 +1,84 @@
+/*
+ * libsmpboot: one CPU as the library sees it, and what happened to it.
+ *
+ * The kernel provides the storage (an array of struct smpboot_cpu given to
+ * smpboot_init()); the library fills it. Entries are sorted: index 0 is the
+ * BSP, then the APs by ascending APIC ID, so logical numbers do not depend
+ * on the order in which CPUs were added or came up. Fields are read-only
+ * for the kernel, except `user`.
+ */
+#ifndef SMPBOOT_CPU_H
+#define SMPBOOT_CPU_H
+
+#include <stdint.h>
+
+#include "config.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+enum smpboot_cpu_result {
+    SMPBOOT_CPU_NOT_STARTED = 0,  /* added, smpboot_start() not run yet */
+    SMPBOOT_CPU_BSP = 1,          /* the bootstrap processor itself */
+    SMPBOOT_CPU_ONLINE = 2,       /* reached C and was handed to the entry */
+    SMPBOOT_CPU_TIMED_OUT = 3,    /* never answered any SIPI in time */
+    SMPBOOT_CPU_STALLED = 4,      /* answered, then stopped (see progress) */
+    SMPBOOT_CPU_SEND_FAILED = 5,  /* an IPI to it could not be sent (see esr) */
+    SMPBOOT_CPU_UNREACHABLE = 6,  /* ID not addressable in this APIC mode */
+    SMPBOOT_CPU_SKIPPED = 7,      /* never kicked: total timeout or earlier failure */
+    SMPBOOT_CPU_REJECTED = 8,     /* refused: the reserved ID 0xFFFFFFFF */
+};
+
+/*
+ * The last step an AP reported. The trampoline writes PROTECTED_MODE as soon
+ * as it has found its slot (real mode cannot address the slot table), then
+ * each later step in turn.
+ */
+enum smpboot_progress {
+    SMPBOOT_PROGRESS_NONE = 0,            /* never seen */
+    SMPBOOT_PROGRESS_PROTECTED_MODE = 1,  /* found its slot in 32-bit mode */
+    SMPBOOT_PROGRESS_PAGING = 2,          /* about to enable paging */
+    SMPBOOT_PROGRESS_LONG_MODE = 3,       /* executing 64-bit code */
+    SMPBOOT_PROGRESS_KERNEL_CR3 = 4,      /* on the kernel's page tables */
+    SMPBOOT_PROGRESS_STACK = 5,           /* on its own stack */
+    SMPBOOT_PROGRESS_C = 6,               /* in the library's AP-side C code */
+    SMPBOOT_PROGRESS_ONLINE = 7,          /* released, calling the entry */
+};
+
+struct smpboot_cpu {
+    /* Logical number: 0 for the BSP, then APs by ascending APIC ID. */
+    uint32_t index;
+    /* 32-bit local APIC ID. */
+    uint32_t apic_id;
+    enum smpboot_cpu_result result;
+    enum smpboot_progress progress;
+    /* ESR value when result is SMPBOOT_CPU_SEND_FAILED, else 0. */
+    uint32_t esr;
+    /* How many times the SDM sequence was sent in full (0, or 1 on sdm_retry). */
+    uint32_t retries;
+
+    /* Top of the AP's stack (virtual, 16-byte aligned); 0 for the BSP. */
+    uintptr_t stack_top;
+    size_t stack_size;
+    /* Tops of config.extra_stack_count extra stacks, each extra_stack_size bytes. */
+    uintptr_t extra_stack_top[SMPBOOT_MAX_EXTRA_STACKS];
+
+    /* config.entry_arg, for the entry. */
+    void *arg;
+    /* Free for the kernel (a per-CPU pointer, say); the library never reads it. */
+    void *user;
+
+    /* Private to the library. */
+    uint64_t priv_stack_phys;
+    uint64_t priv_extra_stack_phys[SMPBOOT_MAX_EXTRA_STACKS];
+};
+
+const char *smpboot_cpu_result_str(enum smpboot_cpu_result result);
+const char *smpboot_progress_str(enum smpboot_progress progress);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* SMPBOOT_CPU_H */

@@ -1,0 +1,35 @@
+/*
+ * The trampoline: the real-mode blob (asm/trampoline.asm) and the code that
+ * installs it in a page below 1 MiB and takes it away again.
+ */
+#ifndef SMPBOOT_TRAMPOLINE_TRAMPOLINE_H
+#define SMPBOOT_TRAMPOLINE_TRAMPOLINE_H
+
+#include <stdint.h>
+
+#include <smpboot/smpboot.h>
+
+/*
+ * Needs sb->slots_phys/slots/cpu_count set (slot table built). Allocates the
+ * trampoline page (below 0xA0000, checked: a usable SIPI page) and, when the
+ * kernel's CR3 is at or above 4 GiB, bootstrap page tables below 4 GiB;
+ * copies the blob, fills its parameters (BSP CR0/CR4/EFER/PAT/CR3, slot
+ * table, x2APIC flag, smpboot_ap_main) and identity-maps the page read+exec
+ * through host.map. Sets sb->tramp_*, sb->boot_tables_*. On failure releases
+ * everything it took and returns the host's error.
+ */
+enum smpboot_status smpboot_trampoline_install(struct smpboot *sb);
+
+/*
+ * Overwrite the page with a halt loop, unmap it, free the page and the
+ * bootstrap tables. Safe to call when nothing is installed.
+ */
+void smpboot_trampoline_remove(struct smpboot *sb);
+
+/* The SIPI vector: the page number of the trampoline page. */
+uint8_t smpboot_trampoline_sipi_vector(const struct smpboot *sb);
+
+/* How many APs entered the blob in real mode (before any slot was known). */
+uint32_t smpboot_trampoline_entered(const struct smpboot *sb);
+
+#endif /* SMPBOOT_TRAMPOLINE_TRAMPOLINE_H */
