@@ -65,8 +65,16 @@ struct smpboot_config {
      * SIPI sent too soon after INIT.
      */
     bool sdm_retry;
+    /*
+     * With sdm_retry: how long after the fast attempt's last SIPI an AP may
+     * take to answer before it gets the SDM sequence. Ignored otherwise.
+     */
+    uint64_t retry_window_ns;
 
-    /* From the last SIPI to an AP until it must be online. Must be > 0. */
+    /*
+     * How long an AP may take to answer after its last SIPI, and again how
+     * long it may take from being released to going online. Must be > 0.
+     */
     uint64_t ap_timeout_ns;
     /* Bound on the whole smpboot_start() call. 0 means no bound beyond the per-AP ones. */
     uint64_t total_timeout_ns;
@@ -84,7 +92,10 @@ struct smpboot_config {
     void *entry_arg;
 };
 
-/* Parallel, xAPIC, the SDM delays (10 ms, 2 SIPIs 200 us apart), 16 KiB stacks. */
+/*
+ * Parallel, xAPIC, the SDM delays (10 ms, 2 SIPIs 200 us apart), 1 s per-AP
+ * timeout, 30 s in all, 16 KiB stacks. entry is left NULL: set it.
+ */
 void smpboot_config_default(struct smpboot_config *config);
 
 /*

@@ -41,7 +41,8 @@ struct smpboot_slot {
     uint64_t stack_top;  /* 16: virtual; loaded into RSP after winning */
     uint64_t cpu;        /* 24: struct smpboot_cpu *, virtual */
     uint64_t session;    /* 32: struct smpboot *, virtual */
-    uint64_t reserved1[3]; /* 40: room for per-step timestamps */
+    uint64_t online_ns;  /* 40: the AP's clock when it went online */
+    uint64_t reserved1[2]; /* 48: room for per-step timestamps */
 };
 
 #define SMPBOOT_SLOT_SIZE 64u

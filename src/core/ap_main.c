@@ -1,0 +1,43 @@
+/*
+ * The AP side in C. The trampoline has already won the slot (KICKED ->
+ * ARRIVED) and switched to the AP's own stack. Here the AP waits for the BSP
+ * to release it, goes online and enters the kernel. After going online it
+ * touches neither the slot nor the session's borrowed memory: smpboot_finish()
+ * may free them at any moment.
+ */
+#include "core/session.h"
+#include "arch/arch.h"
+
+static uint64_t release_wait_bound(const struct smpboot *sb)
+{
+    /* The BSP releases an answered AP within its own bounded waits. */
+    return 4 * sb->config.ap_timeout_ns;
+}
+
+void smpboot_ap_main(void *slot_address)
+{
+    struct smpboot_slot *slot = slot_address;
+    struct smpboot *sb = (struct smpboot *)(uintptr_t)slot->session;
+    struct smpboot_cpu *cpu = (struct smpboot_cpu *)(uintptr_t)slot->cpu;
+    __atomic_store_n(&slot->progress, SMPBOOT_PROGRESS_C, __ATOMIC_RELEASE);
+
+    uint64_t arrived = sb->host.now_ns(sb->host.ctx);
+    while (__atomic_load_n(&slot->state, __ATOMIC_ACQUIRE) != SMPBOOT_SLOT_RELEASED) {
+        /* A BSP that never releases us has given up: stay out of its way. */
+        if (sb->host.now_ns(sb->host.ctx) - arrived > release_wait_bound(sb))
+            smpboot_arch_park();
+        smpboot_relax(sb);
+    }
+
+    smpboot_entry_fn entry = sb->config.entry;
+    cpu->progress = SMPBOOT_PROGRESS_ONLINE;
+    __atomic_store_n(&cpu->result, SMPBOOT_CPU_ONLINE, __ATOMIC_RELEASE);
+    slot->online_ns = sb->host.now_ns(sb->host.ctx);
+    __atomic_store_n(&slot->progress, SMPBOOT_PROGRESS_ONLINE, __ATOMIC_RELEASE);
+    uint32_t expected = SMPBOOT_SLOT_RELEASED;
+    __atomic_compare_exchange_n(&slot->state, &expected, SMPBOOT_SLOT_ONLINE, false,
+                                __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE);
+
+    entry(cpu);
+    smpboot_arch_park();
+}
