@@ -1,0 +1,307 @@
+; libsmpboot: the AP trampoline.
+;
+; An Application Processor starts here in real mode after a Startup IPI,
+; at offset 0 of a 4 KiB page below 1 MiB that the host allocated. It walks
+; to 64-bit mode in small, checked steps, claims the slot the BSP prepared
+; for it, takes the BSP's control state, switches to its own stack and calls
+; smpboot_ap_main(slot) in C.
+;
+; The page is position-independent as seen from the AP: the installer
+; (src/trampoline/trampoline.c) copies this blob in, then patches the few
+; absolute addresses the CPU needs (the real-mode segment, the GDT base and
+; the two far-jump targets) and fills the parameter block at `params`.
+;
+; Registers that live across the steps:
+;   ebx / rbx  linear address of the page (from real mode on)
+;   esi        physical address of the AP's slot (32-bit code)
+;   edi        index of the AP's slot in the table (32-bit code on)
+;
+; No stack is used before the AP has won its slot: a losing AP must leave
+; no trace in memory, and there is no memory an AP could call its own.
+; Every AP that reaches this page increments params.entered, nothing else
+; in the page is ever written by an AP.
+;
+; Built with `nasm -f bin`: assembled at origin 0, so every label is its
+; offset in the page.
+
+%include "trampoline_abi.inc"
+
+; --- Architectural constants (Intel SDM vol. 3). ---
+CR0_PE              equ 1 << 0      ; protected mode
+CR0_NW              equ 1 << 29     ; not write-through (cache off if CD)
+CR0_CD              equ 1 << 30     ; cache disable
+CR0_PG              equ 1 << 31     ; paging
+CR4_PAE             equ 1 << 5      ; physical address extension (required by long mode)
+CR4_PCIDE           equ 1 << 17     ; process-context IDs: only settable in IA-32e mode
+CR4_CET             equ 1 << 23     ; control-flow enforcement: needs CR0.WP first
+CR4_LASS_BIT        equ 27          ; linear address space separation (see long_mode_entry)
+MSR_APIC_BASE       equ 0x1B        ; IA32_APIC_BASE
+APIC_BASE_EXTD      equ 1 << 10     ; x2APIC mode
+APIC_BASE_EN        equ 1 << 11     ; local APIC globally enabled
+APIC_BASE_ADDR_MASK equ 0xFFFFF000  ; MMIO base, bits 31:12 (bits 63:32 are in edx)
+XAPIC_REG_ID        equ 0x20        ; xAPIC ID register, ID in bits 31:24
+XAPIC_ID_SHIFT      equ 24
+MSR_X2APIC_ID       equ 0x802       ; x2APIC ID register: the full 32-bit ID
+MSR_PAT             equ 0x277       ; IA32_PAT
+MSR_EFER            equ 0xC0000080  ; IA32_EFER
+EFER_LME            equ 1 << 8      ; long mode enable
+EFER_LMA            equ 1 << 10     ; long mode active: set by the CPU, not by us
+
+; --- Our GDT's selectors (index * 8, table indicator 0, RPL 0). ---
+SEL_CODE32          equ 0x08
+SEL_DATA            equ 0x10
+SEL_CODE64          equ 0x18
+
+; A flat segment: base 0, limit 0xFFFFF in 4 KiB granules (4 GiB).
+; Layout of a descriptor: limit 15:0 in bits 15:0, base 23:0 in bits 39:16,
+; access byte in bits 47:40, limit 19:16 in bits 51:48, flags in 55:52,
+; base 31:24 in bits 63:56.
+%define FLAT_DESCRIPTOR(access, flags) \
+    (0xFFFF | ((access) << 40) | (0xF << 48) | ((flags) << 52))
+; Access bytes: present, ring 0, code/data (S=1), and the accessed bit
+; already set, so the CPU never writes the GDT (it is read-only once
+; paging is on).
+ACCESS_CODE         equ 0x9B        ; P | S | execute, read | accessed
+ACCESS_DATA         equ 0x93        ; P | S | read, write | accessed
+FLAGS_32            equ 0xC         ; G (4 KiB granules) | D (32-bit default)
+FLAGS_64            equ 0xA         ; G | L (64-bit code; D must be 0)
+
+    org 0
+
+; =========================================================================
+; Real mode. The SIPI left CS:IP pointing at offset 0 of this page, but we
+; do not rely on which CS:IP pair that is.
+; =========================================================================
+    bits 16
+trampoline_start:
+    cli                             ; nothing may interrupt us until the kernel says so
+    cld
+    ; Normalise CS:IP to (page >> 4):offset, whatever pair we came in on.
+    ; The installer writes the page's segment into this instruction.
+    jmp 0x0000:real_mode_normalized
+real_mode_segment_patch equ $ - 2   ; the far jump's segment word
+
+real_mode_normalized:
+    mov ax, cs
+    mov ds, ax                      ; data relative to the page from here on
+
+    ; Count ourselves first, so the BSP can tell "never started" from
+    ; "started but lost on the way".
+    lock inc dword [params + tramp_params.entered]
+
+    ; The page's linear base, used by the 32-bit and 64-bit code.
+    movzx ebx, ax
+    shl ebx, 4
+
+    ; An empty IDT: a stray NMI or exception now shuts this AP down
+    ; (triple fault) instead of running whatever the IVT points at.
+    o32 lidt [null_idtr]
+    o32 lgdt [params + tramp_params.gdtr_limit]
+
+    ; INIT leaves CD/NW as they were: make sure the caches are on. Then
+    ; switch on protection; paging comes later.
+    mov eax, cr0
+    and eax, ~(CR0_CD | CR0_NW)
+    or eax, CR0_PE
+    mov cr0, eax
+    ; Load CS from the GDT: a far jump through the patched m16:32 pointer.
+    jmp dword far [params + tramp_params.jump32_offset]
+
+; =========================================================================
+; 32-bit protected mode, flat segments, paging still off: physical
+; addresses work, in particular the local APIC and the slot table.
+; =========================================================================
+    bits 32
+protected_mode_entry:
+    mov ax, SEL_DATA
+    mov ds, ax
+    mov es, ax
+    mov ss, ax
+    mov fs, ax
+    mov gs, ax
+
+    ; --- Who am I? Ask the local APIC (CPUID's initial APIC ID is only 8
+    ; bits and not necessarily the current ID). ---
+    mov ecx, MSR_APIC_BASE
+    rdmsr                           ; edx:eax = IA32_APIC_BASE
+    cmp dword [ebx + params + tramp_params.x2apic], 0
+    jne .x2apic
+
+    ; xAPIC: read the ID register through the MMIO page. Paging is off, so
+    ; that page must lie below 4 GiB.
+    test edx, edx
+    jnz park
+    and eax, APIC_BASE_ADDR_MASK
+    mov eax, [eax + XAPIC_REG_ID]
+    shr eax, XAPIC_ID_SHIFT
+    jmp .find_slot
+
+.x2apic:
+    ; Enable the APIC, then x2APIC mode: going from disabled straight to
+    ; x2APIC is an illegal transition (#GP). Each write keeps edx, the high
+    ; half of the MSR, as read.
+    or eax, APIC_BASE_EN
+    wrmsr
+    or eax, APIC_BASE_EXTD
+    wrmsr
+    mov ecx, MSR_X2APIC_ID
+    rdmsr                           ; eax = the 32-bit x2APIC ID
+
+.find_slot:
+    ; --- Find the slot with our APIC ID: a linear scan of slot_count. ---
+    mov esi, [ebx + params + tramp_params.slots_phys]
+    mov ecx, [ebx + params + tramp_params.slot_count]
+    xor edi, edi
+.next_slot:
+    cmp edi, ecx
+    jae park                        ; not in the table: nobody expects us
+    cmp [esi + SLOT_OFF_APIC_ID], eax
+    je .claim_slot
+    add esi, SLOT_SIZE
+    inc edi
+    jmp .next_slot
+
+.claim_slot:
+    ; KICKED -> ARRIVED, atomically. Losing means the BSP has given up on
+    ; us, holds us for a re-INIT, or another SIPI's copy of us won already:
+    ; then we must vanish without touching anything.
+    mov eax, SLOT_STATE_KICKED
+    mov edx, SLOT_STATE_ARRIVED
+    lock cmpxchg [esi + SLOT_OFF_STATE], edx
+    jne park
+    mov dword [esi + SLOT_OFF_PROGRESS], PROGRESS_PROTECTED_MODE
+
+    ; --- Take the BSP's control state, in the order the CPU demands. ---
+
+    ; CR4 first: PAE is required by long mode, and LA57 (5-level paging)
+    ; can only change while paging is off. PCIDE can only be set in IA-32e
+    ; mode and CET only once CR0.WP is set: both wait for long mode.
+    mov eax, [ebx + params + tramp_params.cr4]
+    and eax, ~(CR4_PCIDE | CR4_CET | (1 << CR4_LASS_BIT))
+    or eax, CR4_PAE
+    mov cr4, eax
+
+    ; The boot page tables: below 4 GiB, and they map this page 1:1.
+    mov eax, [ebx + params + tramp_params.boot_cr3]
+    mov cr3, eax
+
+    ; EFER: long mode, NX, SYSCALL, as on the BSP. LMA is the CPU's to set.
+    mov ecx, MSR_EFER
+    mov eax, [ebx + params + tramp_params.efer]
+    mov edx, [ebx + params + tramp_params.efer + 4]
+    and eax, ~EFER_LMA
+    or eax, EFER_LME
+    wrmsr
+
+    ; PAT before paging, so no access ever sees a different memory type.
+    mov ecx, MSR_PAT
+    mov eax, [ebx + params + tramp_params.pat]
+    mov edx, [ebx + params + tramp_params.pat + 4]
+    wrmsr
+
+    ; CR0 as on the BSP (PG, WP, NE, ...), caches forced on. Setting PG
+    ; with EFER.LME activates IA-32e mode: we continue in compatibility
+    ; mode, fetching through the page tables, from the identity mapping.
+    mov dword [esi + SLOT_OFF_PROGRESS], PROGRESS_PAGING
+    mov eax, [ebx + params + tramp_params.cr0]
+    and eax, ~(CR0_CD | CR0_NW)
+    or eax, CR0_PG | CR0_PE
+    mov cr0, eax
+    ; The page is read-only from here on: read it, never write it.
+    jmp far [ebx + params + tramp_params.jump64_offset]
+
+; An AP with no slot (or a lost one) stops here for good. Only INIT wakes
+; it usefully; an NMI finds the empty IDT and shuts the AP down.
+park:
+    cli
+.halt:
+    hlt
+    jmp .halt
+
+; =========================================================================
+; 64-bit mode, on the boot page tables, still on no stack.
+; =========================================================================
+    bits 64
+long_mode_entry:
+    ; Upper register halves are undefined after the mode switch: writing
+    ; the 32-bit halves zero-extends them.
+    mov ebx, ebx
+    mov edi, edi
+
+    ; The rest of the BSP's CR4 (PCIDE, CET, bits above 31). CR3's low 12
+    ; bits are zero here, as setting PCIDE requires. LASS stays off: it
+    ; would forbid the supervisor fetches from this low page; the
+    ; kernel's entry may set it once it runs in the upper half.
+    mov rax, [rbx + params + tramp_params.cr4]
+    btr rax, CR4_LASS_BIT
+    mov cr4, rax
+
+    ; The kernel's own page tables, if the boot ones were different (a
+    ; top-level table above 4 GiB, or CR3 flag/PCID bits). This page is
+    ; identity-mapped there too, so execution continues below.
+    mov rax, [rbx + params + tramp_params.kernel_cr3]
+    cmp rax, [rbx + params + tramp_params.boot_cr3]
+    je .on_kernel_tables
+    mov cr3, rax
+.on_kernel_tables:
+
+    ; From now on the slot is reached through its virtual address, which
+    ; the kernel's page tables are sure to map.
+    imul rsi, rdi, SLOT_SIZE
+    add rsi, [rbx + params + tramp_params.slots_virt]
+    mov dword [rsi + SLOT_OFF_PROGRESS], PROGRESS_LONG_MODE
+    mov dword [rsi + SLOT_OFF_PROGRESS], PROGRESS_KERNEL_CR3
+
+    ; Our own stack (16-byte aligned), then C: rdi = slot, rbp = 0 ends
+    ; any frame-pointer walk, and rflags = 0 (IF, DF, AC, TF clear; bit 1
+    ; always reads 1), cleared last because XOR sets flags.
+    mov rax, [rbx + params + tramp_params.ap_main]
+    mov rsp, [rsi + SLOT_OFF_STACK_TOP]
+    mov dword [rsi + SLOT_OFF_PROGRESS], PROGRESS_STACK
+    xor ebp, ebp
+    mov rdi, rsi
+    push 0
+    popfq
+    call rax                        ; its push keeps the SysV alignment
+
+    ; smpboot_ap_main does not return; if it ever does, stop.
+long_mode_park:
+    cli
+.halt:
+    hlt
+    jmp .halt
+
+; =========================================================================
+; Data. The APs only read it (except params.entered, in real mode).
+; =========================================================================
+
+; The IDTR image for "no interrupts at all": limit 0, base 0.
+    align 8
+null_idtr:
+    dw 0
+    dd 0
+
+; The temporary GDT. The kernel's entry loads its own.
+    align 8
+gdt:
+    dq 0                                        ; the null descriptor
+    dq FLAT_DESCRIPTOR(ACCESS_CODE, FLAGS_32)   ; SEL_CODE32
+    dq FLAT_DESCRIPTOR(ACCESS_DATA, FLAGS_32)   ; SEL_DATA
+    dq FLAT_DESCRIPTOR(ACCESS_CODE, FLAGS_64)   ; SEL_CODE64
+gdt_end:
+
+; The parameter block. The installer fills every zero below; the values
+; set here are the blob's own.
+    align 16
+params:
+    istruc tramp_params
+        at tramp_params.gdtr_limit,      dw gdt_end - gdt - 1
+        at tramp_params.jump32_selector, dw SEL_CODE32
+        at tramp_params.jump64_selector, dw SEL_CODE64
+    iend
+trampoline_end:
+
+; The blob, parameters included, must fit in its page.
+    times -((trampoline_end - trampoline_start) > TRAMP_PAGE_SIZE) db 0
+; The selectors above must name the GDT's entries.
+    times -((gdt_end - gdt) != SEL_CODE64 + 8) db 0

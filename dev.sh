@@ -1,0 +1,58 @@
+#!/usr/bin/env bash
+# The project's quick-start commands, on a fresh Debian machine:
+#   ./dev.sh demo   build, then boot the minikernel on 8 CPUs under QEMU
+#   ./dev.sh test   build, then run every test suite (unit, qemu, ...)
+# Both install what they need from Debian's packages first (apt-get, as root
+# or through sudo). The build directory is ./build unless SMPBOOT_BUILD_DIR says otherwise.
+set -euo pipefail
+
+cd "$(dirname "$0")"
+BUILD_DIR=${SMPBOOT_BUILD_DIR:-build}
+PACKAGES=(gcc meson ninja-build nasm pkg-config libcmocka-dev python3 qemu-system-x86
+          clang spin binutils util-linux)
+
+missing_packages() {
+    local p
+    for p in "${PACKAGES[@]}"; do
+        dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || echo "$p"
+    done
+}
+
+ensure_packages() {
+    local missing
+    missing=$(missing_packages)
+    [ -z "$missing" ] && return 0
+    local sudo=""
+    [ "$(id -u)" -ne 0 ] && sudo="sudo"
+    echo "dev.sh: installing:" $missing
+    $sudo apt-get update -qq
+    # shellcheck disable=SC2086
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends $missing
+}
+
+configure() {
+    if [ -f "$BUILD_DIR/build.ninja" ]; then
+        meson setup --reconfigure "$BUILD_DIR" >/dev/null
+    else
+        meson setup "$BUILD_DIR"
+    fi
+    ninja -C "$BUILD_DIR"
+}
+
+case "${1:-}" in
+    demo)
+        ensure_packages
+        configure
+        exec ninja -C "$BUILD_DIR" demo
+        ;;
+    test)
+        ensure_packages
+        configure
+        shift
+        exec meson test -C "$BUILD_DIR" --print-errorlogs --num-processes 2 "$@"
+        ;;
+    *)
+        echo "usage: $0 demo|test [meson test arguments]" >&2
+        exit 2
+        ;;
+esac

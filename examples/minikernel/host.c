@@ -1,0 +1,180 @@
+/* libsmpboot's host callbacks. See host.h. */
+#include "host.h"
+
+#include "clock.h"
+#include "console.h"
+#include "format.h"
+#include "frames.h"
+#include "paging.h"
+
+/* Allocations libsmpboot holds: its slot table, trampoline page, tables, stacks. */
+#define ALLOCATIONS_MAX 2048
+#define DEFERRED_LOG_BYTES 8192
+
+struct allocation {
+    uint64_t phys;
+    uint64_t pages;
+};
+
+static struct allocation allocations[ALLOCATIONS_MAX];
+static uint32_t allocation_count;
+static uint64_t pages_held;
+static uint32_t contract_errors;
+
+static bool log_deferred;
+static char deferred_log[DEFERRED_LOG_BYTES];
+static size_t deferred_length;
+static uint32_t deferred_dropped;
+
+static void contract_error(const char *what, uint64_t phys, uint64_t pages)
+{
+    contract_errors++;
+    kprintf("minikernel: error: libsmpboot %s: phys 0x%llx, %llu pages\n", what,
+            (unsigned long long)phys, (unsigned long long)pages);
+}
+
+static enum smpboot_status host_alloc_frames(void *ctx, size_t pages, uint64_t limit,
+                                             uint64_t align, uint64_t *phys)
+{
+    (void)ctx;
+    if (allocation_count == ALLOCATIONS_MAX)
+        return SMPBOOT_ERR_NO_MEMORY; /* cannot track it, so do not hand it out */
+    enum smpboot_status status = frames_alloc(pages, 0, limit, align, phys);
+    if (status != SMPBOOT_OK)
+        return status;
+    allocations[allocation_count++] = (struct allocation){ *phys, pages };
+    pages_held += pages;
+    return SMPBOOT_OK;
+}
+
+static void host_free_frames(void *ctx, uint64_t phys, size_t pages)
+{
+    (void)ctx;
+    for (uint32_t i = 0; i < allocation_count; i++) {
+        if (allocations[i].phys != phys)
+            continue;
+        if (allocations[i].pages != pages) {
+            contract_error("freed part of an allocation", phys, pages);
+            return;
+        }
+        allocations[i] = allocations[--allocation_count];
+        pages_held -= pages;
+        if (!frames_free(phys, pages))
+            contract_error("freed frames that were free already", phys, pages);
+        return;
+    }
+    contract_error("freed frames it never allocated", phys, pages);
+}
+
+static void *host_phys_to_virt(void *ctx, uint64_t phys)
+{
+    (void)ctx;
+    return phys_to_virt(phys);
+}
+
+static enum smpboot_status host_map(void *ctx, uint64_t virt, uint64_t phys, size_t pages,
+                                    uint32_t flags)
+{
+    (void)ctx;
+    if (flags & ~(uint32_t)(SMPBOOT_MAP_WRITE | SMPBOOT_MAP_EXEC))
+        return SMPBOOT_ERR_INVALID_ARGUMENT;
+    uint32_t access = 0;
+    if (flags & SMPBOOT_MAP_WRITE)
+        access |= PAGING_WRITE;
+    if (flags & SMPBOOT_MAP_EXEC)
+        access |= PAGING_EXEC;
+    return paging_map(virt, phys, pages, access);
+}
+
+static void host_unmap(void *ctx, uint64_t virt, size_t pages)
+{
+    (void)ctx;
+    paging_unmap(virt, pages);
+}
+
+static uint64_t host_now_ns(void *ctx)
+{
+    (void)ctx;
+    return clock_now_ns();
+}
+
+static const char *level_name(enum smpboot_log_level level)
+{
+    switch (level) {
+    case SMPBOOT_LOG_ERROR:
+        return "error";
+    case SMPBOOT_LOG_WARN:
+        return "warning";
+    case SMPBOOT_LOG_INFO:
+        return "info";
+    default:
+        return "debug";
+    }
+}
+
+static void host_log(void *ctx, enum smpboot_log_level level, const char *message)
+{
+    (void)ctx;
+    if (!log_deferred) {
+        kprintf("libsmpboot: %s: %s\n", level_name(level), message);
+        return;
+    }
+    char line[CONSOLE_LINE_MAX];
+    size_t length = format(line, sizeof(line), "libsmpboot: %s: %s\n", level_name(level), message);
+    if (length >= sizeof(line))
+        length = sizeof(line) - 1;
+    if (deferred_length + length > sizeof(deferred_log)) {
+        deferred_dropped++;
+        return;
+    }
+    for (size_t i = 0; i < length; i++)
+        deferred_log[deferred_length + i] = line[i];
+    deferred_length += length;
+}
+
+void host_defer_log(bool defer)
+{
+    log_deferred = defer;
+}
+
+void host_flush_log(void)
+{
+    size_t start = 0;
+    for (size_t i = 0; i < deferred_length; i++) {
+        if (deferred_log[i] == '\n') {
+            kprintf("%.*s\n", (int)(i - start), deferred_log + start);
+            start = i + 1;
+        }
+    }
+    if (deferred_dropped)
+        kprintf("libsmpboot: (%u log lines dropped while deferred)\n", deferred_dropped);
+    deferred_length = 0;
+    deferred_dropped = 0;
+}
+
+uint64_t host_pages_held(void)
+{
+    return pages_held;
+}
+
+uint32_t host_contract_errors(void)
+{
+    return contract_errors;
+}
+
+void host_build(struct smpboot_host *host, const struct smpboot_apic_ops *apic)
+{
+    *host = (struct smpboot_host){
+        .ctx = 0,
+        .apic = *apic,
+        .now_ns = host_now_ns,
+        .alloc_frames = host_alloc_frames,
+        .free_frames = host_free_frames,
+        .phys_to_virt = host_phys_to_virt,
+        .map = host_map,
+        .unmap = host_unmap,
+        .log = host_log,
+        /* NULL: PAUSE. APs run this before our entry, with no IDT of ours to take a wake-up. */
+        .relax = 0,
+    };
+}

@@ -1,0 +1,146 @@
+/* Parsing the command line into struct options. */
+#include "options.h"
+
+#include <stddef.h>
+
+#include "console.h"
+
+/* A word of the command line: [start, start + length). */
+struct word {
+    const char *start;
+    size_t length;
+};
+
+static bool word_equals(struct word w, const char *literal)
+{
+    size_t i = 0;
+    for (; literal[i]; i++) {
+        if (i >= w.length || w.start[i] != literal[i])
+            return false;
+    }
+    return i == w.length;
+}
+
+/* Decimal, no sign; false on an empty word, a stray character or overflow past 2^53. */
+static bool parse_unsigned(struct word w, uint64_t *out)
+{
+    uint64_t value = 0;
+
+    if (w.length == 0)
+        return false;
+    for (size_t i = 0; i < w.length; i++) {
+        if (w.start[i] < '0' || w.start[i] > '9')
+            return false;
+        value = value * 10 + (uint64_t)(w.start[i] - '0');
+        if (value > (1ull << 53))
+            return false;
+    }
+    *out = value;
+    return true;
+}
+
+static bool parse_bool(struct word w, bool *out)
+{
+    if (word_equals(w, "1") || word_equals(w, "yes") || word_equals(w, "on")) {
+        *out = true;
+        return true;
+    }
+    if (word_equals(w, "0") || word_equals(w, "no") || word_equals(w, "off")) {
+        *out = false;
+        return true;
+    }
+    return false;
+}
+
+/* Returns false when the value is not one this key accepts. */
+static bool apply(struct options *out, struct word key, struct word value)
+{
+    if (word_equals(key, "mode")) {
+        if (word_equals(value, "serial"))
+            out->mode = SMPBOOT_MODE_SERIAL;
+        else if (word_equals(value, "parallel"))
+            out->mode = SMPBOOT_MODE_PARALLEL;
+        else
+            return false;
+        out->mode_set = true;
+        return true;
+    }
+    if (word_equals(key, "profile")) {
+        if (word_equals(value, "default"))
+            out->profile = PROFILE_DEFAULT;
+        else if (word_equals(value, "fast"))
+            out->profile = PROFILE_FAST;
+        else
+            return false;
+        return true;
+    }
+    if (word_equals(key, "init_delay_us")) {
+        out->init_delay_set = parse_unsigned(value, &out->init_delay_us);
+        return out->init_delay_set;
+    }
+    if (word_equals(key, "apic")) {
+        if (word_equals(value, "auto"))
+            out->apic = APIC_CHOICE_AUTO;
+        else if (word_equals(value, "xapic"))
+            out->apic = APIC_CHOICE_XAPIC;
+        else if (word_equals(value, "x2apic"))
+            out->apic = APIC_CHOICE_X2APIC;
+        else
+            return false;
+        return true;
+    }
+    if (word_equals(key, "clock")) {
+        if (word_equals(value, "auto"))
+            out->clock = CLOCK_CHOICE_AUTO;
+        else if (word_equals(value, "pmtimer"))
+            out->clock = CLOCK_CHOICE_PMTIMER;
+        else if (word_equals(value, "hpet"))
+            out->clock = CLOCK_CHOICE_HPET;
+        else
+            return false;
+        return true;
+    }
+    if (word_equals(key, "high_page_tables"))
+        return parse_bool(value, &out->high_page_tables);
+
+    kprintf("minikernel: warning: unknown option '%.*s' ignored\n", (int)key.length, key.start);
+    return true;
+}
+
+void options_parse(const char *cmdline, struct options *out)
+{
+    *out = (struct options){
+        .profile = PROFILE_DEFAULT,
+        .mode_set = false,
+        .mode = SMPBOOT_MODE_PARALLEL,
+        .init_delay_set = false,
+        .init_delay_us = 0,
+        .apic = APIC_CHOICE_AUTO,
+        .clock = CLOCK_CHOICE_AUTO,
+        .high_page_tables = false,
+    };
+
+    const char *p = cmdline;
+    while (*p) {
+        while (*p == ' ')
+            p++;
+        struct word word = { p, 0 };
+        while (p[word.length] && p[word.length] != ' ')
+            word.length++;
+        p += word.length;
+        if (word.length == 0)
+            continue;
+
+        size_t equals = 0;
+        while (equals < word.length && word.start[equals] != '=')
+            equals++;
+        if (equals == word.length)
+            continue; /* no '=': the image path, or a word for someone else */
+
+        struct word key = { word.start, equals };
+        struct word value = { word.start + equals + 1, word.length - equals - 1 };
+        if (!apply(out, key, value))
+            kprintf("minikernel: warning: bad value in '%.*s' ignored\n", (int)word.length,
+                    word.start);
+    }
+}

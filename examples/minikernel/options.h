@@ -1,0 +1,39 @@
+/*
+ * Boot options, from the Multiboot command line (QEMU: -append "..."):
+ *
+ *   mode=serial|parallel    bring-up mode (default: parallel)
+ *   profile=default|fast    start from smpboot_config_default() or _fast()
+ *   init_delay_us=N         INIT-to-SIPI delay in microseconds
+ *   apic=auto|xapic|x2apic  local APIC mode (default: auto, see lapic.c)
+ *   clock=auto|pmtimer|hpet reference for the TSC calibration
+ *   high_page_tables=0|1    move the page tables above 4 GiB before bring-up
+ *
+ * Words without '=' are ignored: loaders put the image path first.
+ */
+#ifndef MK_OPTIONS_H
+#define MK_OPTIONS_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <smpboot/config.h>
+
+enum apic_choice { APIC_CHOICE_AUTO, APIC_CHOICE_XAPIC, APIC_CHOICE_X2APIC };
+enum clock_choice { CLOCK_CHOICE_AUTO, CLOCK_CHOICE_PMTIMER, CLOCK_CHOICE_HPET };
+enum profile_choice { PROFILE_DEFAULT, PROFILE_FAST };
+
+struct options {
+    enum profile_choice profile;
+    bool mode_set;
+    enum smpboot_bringup_mode mode;
+    bool init_delay_set;
+    uint64_t init_delay_us;
+    enum apic_choice apic;
+    enum clock_choice clock;
+    bool high_page_tables;
+};
+
+/* Defaults first, then each option in turn; a bad one is reported and skipped. */
+void options_parse(const char *cmdline, struct options *out);
+
+#endif /* MK_OPTIONS_H */

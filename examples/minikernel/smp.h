@@ -1,0 +1,45 @@
+/*
+ * Bringing up the APs with libsmpboot, and what they do once up.
+ *
+ * BSP (smp_run)                          each AP (ap_entry)
+ *   smpboot_init, add the MADT's CPUs
+ *   smpboot_start   ---- timed ---->       load GDT/TSS/IDT, enable APIC
+ *                                          wait at `announce`
+ *   open `announce`                        print "smpboot: cpu I apic A online"
+ *   wait at `checkin` (barrier)            wait at `checkin` (barrier)
+ *   smpboot_finish (trampoline gone)
+ *   open `proceed`                         wait at `proceed`, then park
+ *   print the summary, power off
+ *
+ * The APs print only after smpboot_start() returned, so nothing is printed
+ * inside the timed region; the barrier proves each AP runs on its own
+ * descriptor tables before smpboot_finish() takes the trampoline away.
+ */
+#ifndef MK_SMP_H
+#define MK_SMP_H
+
+#include <stdint.h>
+
+#include <smpboot/smpboot.h>
+
+#include "options.h"
+#include "percpu.h"
+#include "topology.h"
+
+struct smp_shared {
+    struct smpboot session;
+    struct smpboot_gate announce;
+    struct smpboot_barrier checkin;
+    uint32_t checkin_arrivals[MAX_CPUS];
+    struct smpboot_gate proceed;
+    uint64_t ap_wait_ns;     /* bound on each AP-side wait */
+    uint32_t aps_finished;   /* APs that went through every step; atomic */
+};
+
+_Noreturn void smp_run(const struct options *options, const struct topology *topology,
+                       enum smpboot_apic_mode apic_mode, const struct smpboot_apic_ops *apic);
+
+/* The entry libsmpboot calls on each AP (config.entry). */
+void ap_entry(struct smpboot_cpu *cpu);
+
+#endif /* MK_SMP_H */

@@ -1,0 +1,77 @@
+#include "fixture.h"
+
+#include <string.h>
+
+#include "core/slot.h"
+
+struct fixture fx;
+unsigned fx_entries[FIXTURE_MAX_CPUS];
+
+static unsigned entry_violations;
+
+/* The kernel entry: it may only run once the BSP released the AP and the AP went online. */
+static void count_entry(struct smpboot_cpu *cpu)
+{
+    const struct smpboot_slot *slot = (const struct smpboot_slot *)fx.sb.slots + cpu->index;
+    if (__atomic_load_n(&slot->state, __ATOMIC_ACQUIRE) != SMPBOOT_SLOT_ONLINE
+        || __atomic_load_n(&cpu->result, __ATOMIC_ACQUIRE) != SMPBOOT_CPU_ONLINE
+        || cpu->arg != fx.config.entry_arg)
+        __atomic_add_fetch(&entry_violations, 1, __ATOMIC_ACQ_REL);
+    __atomic_add_fetch(&fx_entries[cpu->index], 1, __ATOMIC_ACQ_REL);
+}
+
+void fx_setup(uint32_t bsp, bool x2apic)
+{
+    memset(&fx, 0, sizeof fx);
+    memset(fx_entries, 0, sizeof fx_entries);
+    entry_violations = 0;
+    mock_reset(bsp, x2apic);
+    mock_arch_reset();
+    mock_fill_host(&fx.host, true);
+    smpboot_config_default(&fx.config);
+    fx.config.apic_mode = x2apic ? SMPBOOT_APIC_X2APIC : SMPBOOT_APIC_XAPIC;
+    fx.config.init_delay_ns = 0;
+    fx.config.sipi_spacing_ns = 200000;
+    fx.config.ap_timeout_ns = 2000000000ull;  /* threads on a loaded host can be slow */
+    fx.config.entry = count_entry;
+    fx.config.stack_size = 8192;
+}
+
+void fx_init_and_add(void)
+{
+    assert_int_equal(smpboot_init(&fx.sb, &fx.host, &fx.config, fx.cpus, FIXTURE_MAX_CPUS),
+                     SMPBOOT_OK);
+    mock_attach(&fx.sb);
+    /* Added in reverse: the table must sort them anyway. */
+    for (unsigned i = mock_ap_count(); i-- > 0;)
+        assert_int_equal(smpboot_add_cpu(&fx.sb, mock_ap_at(i)->apic_id), SMPBOOT_OK);
+}
+
+void fx_join_and_check(void)
+{
+    assert_true(mock_join_aps());
+    assert_int_equal(__atomic_load_n(&entry_violations, __ATOMIC_ACQUIRE), 0);
+    if (mock_protocol_errors())
+        fail_msg("mock saw a protocol error: %s", mock_last_protocol_error());
+}
+
+int fx_find_icr(unsigned from, uint32_t dest, uint32_t delivery)
+{
+    for (unsigned i = from; i < mock_icr_count(); i++) {
+        const struct mock_icr *r = mock_icr_at(i);
+        if (r->dest == dest && r->delivery == delivery)
+            return (int)i;
+    }
+    return -1;
+}
+
+unsigned fx_count_icr(uint32_t dest, uint32_t delivery)
+{
+    unsigned n = 0;
+    for (unsigned i = 0; i < mock_icr_count(); i++) {
+        const struct mock_icr *r = mock_icr_at(i);
+        if (r->dest == dest && r->delivery == delivery)
+            n++;
+    }
+    return n;
+}

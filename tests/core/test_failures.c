@@ -1,0 +1,322 @@
+/* APs that misbehave and hosts that fail: every case ends, reports, and leaks nothing. */
+#include "fixture.h"
+
+#include <sched.h>
+
+#define SIPI 0x600u
+#define INIT_MODE 0x500u
+#define MS 1000000ull
+
+static void short_timeouts(void)
+{
+    fx.config.ap_timeout_ns = 30 * MS;
+}
+
+/* An AP that never answers times out; the others still come up. */
+static void test_silent_ap_times_out(void **state)
+{
+    (void)state;
+    for (int mode = 0; mode < 2; mode++) {
+        fx_setup(0, false);
+        short_timeouts();
+        fx.config.mode = mode ? SMPBOOT_MODE_SERIAL : SMPBOOT_MODE_PARALLEL;
+        mock_add_ap(1, MOCK_AP_PROMPT);
+        mock_add_ap(2, MOCK_AP_SILENT);
+        mock_add_ap(3, MOCK_AP_PROMPT);
+        fx_init_and_add();
+        assert_int_equal(smpboot_start(&fx.sb), SMPBOOT_ERR_PARTIAL);
+        fx_join_and_check();
+        assert_int_equal(smpboot_cpu_find(&fx.sb, 1)->result, SMPBOOT_CPU_ONLINE);
+        assert_int_equal(smpboot_cpu_find(&fx.sb, 2)->result, SMPBOOT_CPU_TIMED_OUT);
+        assert_int_equal(smpboot_cpu_find(&fx.sb, 2)->progress, SMPBOOT_PROGRESS_NONE);
+        assert_int_equal(smpboot_cpu_find(&fx.sb, 3)->result, SMPBOOT_CPU_ONLINE);
+        assert_int_equal(fx_count_icr(2, SIPI), fx.config.sipi_count);
+        unsigned icr_before = mock_icr_count();
+        assert_int_equal(smpboot_finish(&fx.sb), SMPBOOT_OK);
+        /* finish resets the silent AP with INIT before freeing its stack. */
+        assert_int_equal(fx_find_icr(icr_before, 2, INIT_MODE), (int)icr_before);
+        assert_int_equal(mock_pages_outstanding(), 2 * (fx.config.stack_size / 4096));
+        assert_int_equal(mock_maps_outstanding(), 0);
+    }
+}
+
+/* A late AP loses its slot, parks without touching it, and its stack goes to nobody. */
+static void test_late_ap_loses_and_parks(void **state)
+{
+    (void)state;
+    fx_setup(0, false);
+    short_timeouts();
+    mock_add_ap(1, MOCK_AP_PROMPT);
+    mock_add_ap(2, MOCK_AP_LATE);
+    fx_init_and_add();
+    assert_int_equal(smpboot_start(&fx.sb), SMPBOOT_ERR_PARTIAL);
+    struct smpboot_cpu *late = smpboot_cpu_find(&fx.sb, 2);
+    assert_int_equal(late->result, SMPBOOT_CPU_TIMED_OUT);
+    uint64_t late_stack = late->priv_stack_phys;
+    /* Let the late AP run its trampoline now, before finish. */
+    uint64_t waited = 0;
+    while (!mock_ap_by_id(2)->lost_slot && waited++ < 20000000)
+        sched_yield();
+    assert_true(mock_ap_by_id(2)->lost_slot);
+    fx_join_and_check();  /* the mock checks it left its slot untouched */
+    assert_false(mock_ap_by_id(2)->won_slot);
+    assert_int_equal(mock_ap_by_id(2)->entries, 0);
+    assert_int_equal(mock_ap_by_id(2)->stack_top_seen, 0);
+    assert_int_equal(fx_entries[late->index], 0);
+    /* Its stack is no other CPU's stack. */
+    assert_true(smpboot_cpu_find(&fx.sb, 1)->priv_stack_phys != late_stack);
+
+    unsigned events_before = mock_event_count();
+    assert_int_equal(smpboot_finish(&fx.sb), SMPBOOT_OK);
+    /* The INIT to the late AP precedes the free of its stack. */
+    int init_at = -1, free_at = -1;
+    for (unsigned i = events_before; i < mock_event_count(); i++) {
+        const struct mock_event *ev = mock_event_at(i);
+        if (ev->kind == MOCK_EV_ICR && ev->a == 2 && ev->b == INIT_MODE && init_at < 0)
+            init_at = (int)i;
+        if (ev->kind == MOCK_EV_FREE && ev->a == late_stack)
+            free_at = (int)i;
+    }
+    assert_true(init_at >= 0);
+    assert_true(free_at > init_at);
+}
+
+/* A late AP that is reset by finish's INIT before it ever runs never touches anything. */
+static void test_late_ap_reset_by_finish(void **state)
+{
+    (void)state;
+    fx_setup(0, false);
+    short_timeouts();
+    mock_add_ap(3, MOCK_AP_LATE);
+    fx_init_and_add();
+    /* The mock's late thread waits for TIMED_OUT; finish's INIT resets it first or after. */
+    assert_int_equal(smpboot_start(&fx.sb), SMPBOOT_ERR_PARTIAL);
+    assert_int_equal(smpboot_finish(&fx.sb), SMPBOOT_OK);
+    fx_join_and_check();
+    assert_false(mock_ap_by_id(3)->won_slot);
+    assert_int_equal(mock_pages_outstanding(), 0);
+}
+
+/* An AP that answers the second SIPI only. */
+static void test_second_sipi_needed(void **state)
+{
+    (void)state;
+    fx_setup(0, false);
+    mock_add_ap(1, MOCK_AP_SECOND_SIPI);
+    fx_init_and_add();
+    assert_int_equal(smpboot_start(&fx.sb), SMPBOOT_OK);
+    fx_join_and_check();
+    assert_int_equal(fx_count_icr(1, SIPI), 2);
+    assert_int_equal(smpboot_cpu_get(&fx.sb, 1)->result, SMPBOOT_CPU_ONLINE);
+    assert_int_equal(smpboot_finish(&fx.sb), SMPBOOT_OK);
+}
+
+/* With one SIPI only, such an AP times out. */
+static void test_one_sipi_not_enough(void **state)
+{
+    (void)state;
+    fx_setup(0, false);
+    short_timeouts();
+    fx.config.sipi_count = 1;
+    mock_add_ap(1, MOCK_AP_SECOND_SIPI);
+    fx_init_and_add();
+    assert_int_equal(smpboot_start(&fx.sb), SMPBOOT_ERR_PARTIAL);
+    fx_join_and_check();
+    assert_int_equal(smpboot_cpu_get(&fx.sb, 1)->result, SMPBOOT_CPU_TIMED_OUT);
+    assert_int_equal(smpboot_finish(&fx.sb), SMPBOOT_OK);
+}
+
+/* Fast profile: an AP that loses a SIPI sent too soon gets the SDM sequence once more. */
+static void test_fast_profile_falls_back_to_sdm(void **state)
+{
+    (void)state;
+    fx_setup(0, false);
+    struct smpboot_config fast;
+    smpboot_config_fast(&fast);
+    fast.entry = fx.config.entry;
+    fast.stack_size = fx.config.stack_size;
+    fast.retry_window_ns = 20 * MS;
+    fx.config = fast;
+    mock_add_ap(1, MOCK_AP_PROMPT);
+    mock_add_ap(2, MOCK_AP_NEEDS_SDM);
+    fx_init_and_add();
+    assert_int_equal(smpboot_start(&fx.sb), SMPBOOT_OK);
+    fx_join_and_check();
+    struct smpboot_cpu *slow = smpboot_cpu_find(&fx.sb, 2);
+    assert_int_equal(slow->result, SMPBOOT_CPU_ONLINE);
+    assert_int_equal(slow->retries, 1);
+    assert_int_equal(smpboot_cpu_find(&fx.sb, 1)->retries, 0);
+    /* AP 2: INIT, SIPI (lost), then INIT, 10 ms, SIPI (answered). AP 1: INIT, SIPI. */
+    assert_int_equal(fx_count_icr(2, INIT_MODE), 2);
+    assert_int_equal(fx_count_icr(1, INIT_MODE), 1);
+    int second_init = fx_find_icr((unsigned)fx_find_icr(0, 2, INIT_MODE) + 1, 2, INIT_MODE);
+    int last_sipi = fx_find_icr((unsigned)second_init, 2, SIPI);
+    assert_true(second_init > 0 && last_sipi > second_init);
+    assert_true(mock_icr_at(last_sipi)->at_ns - mock_icr_at(second_init)->at_ns
+                >= SMPBOOT_SDM_INIT_DELAY_NS);
+    assert_int_equal(smpboot_finish(&fx.sb), SMPBOOT_OK);
+}
+
+/* An AP that wins its slot and dies is reported with its last progress mark. */
+static void test_stalled_ap_reports_progress(void **state)
+{
+    (void)state;
+    fx_setup(0, false);
+    short_timeouts();
+    mock_add_ap(1, MOCK_AP_STALL);
+    mock_add_ap(2, MOCK_AP_PROMPT);
+    fx_init_and_add();
+    assert_int_equal(smpboot_start(&fx.sb), SMPBOOT_ERR_PARTIAL);
+    fx_join_and_check();
+    struct smpboot_cpu *cpu = smpboot_cpu_find(&fx.sb, 1);
+    assert_int_equal(cpu->result, SMPBOOT_CPU_STALLED);
+    assert_int_equal(cpu->progress, SMPBOOT_PROGRESS_LONG_MODE);
+    assert_int_equal(smpboot_cpu_find(&fx.sb, 2)->result, SMPBOOT_CPU_ONLINE);
+    assert_int_equal(smpboot_finish(&fx.sb), SMPBOOT_OK);
+    assert_int_equal(fx_count_icr(1, INIT_MODE), 2);  /* kicked, then reset by finish */
+    assert_int_equal(mock_pages_outstanding(), fx.config.stack_size / 4096);
+}
+
+/* An ICR that never goes idle: bounded, reported, nothing else sent. */
+static void test_icr_stuck(void **state)
+{
+    (void)state;
+    fx_setup(0, false);
+    fx.config.icr_timeout_ns = 2 * MS;
+    short_timeouts();
+    mock_add_ap(1, MOCK_AP_PROMPT);
+    mock_add_ap(2, MOCK_AP_PROMPT);
+    fx_init_and_add();
+    mock_set_icr_stuck(true);
+    assert_int_equal(smpboot_start(&fx.sb), SMPBOOT_ERR_IPI_BUSY);
+    fx_join_and_check();
+    assert_int_equal(mock_icr_count(), 0);
+    assert_int_equal(smpboot_cpu_find(&fx.sb, 1)->result, SMPBOOT_CPU_SEND_FAILED);
+    assert_int_equal(smpboot_cpu_find(&fx.sb, 2)->result, SMPBOOT_CPU_SKIPPED);
+    assert_int_equal(smpboot_online_count(&fx.sb), 1);
+    /* finish cannot INIT it either: it keeps that stack rather than risk it. */
+    assert_int_equal(smpboot_finish(&fx.sb), SMPBOOT_ERR_IPI_BUSY);
+    assert_int_equal(mock_pages_outstanding(), fx.config.stack_size / 4096);
+}
+
+/* ESR send errors are reported per AP with the register value. */
+static void test_esr_error(void **state)
+{
+    (void)state;
+    fx_setup(0, false);
+    short_timeouts();
+    mock_add_ap(1, MOCK_AP_SILENT);
+    fx_init_and_add();
+    mock_set_esr(0x20);  /* send illegal vector */
+    assert_int_equal(smpboot_start(&fx.sb), SMPBOOT_ERR_PARTIAL);
+    struct smpboot_cpu *cpu = smpboot_cpu_get(&fx.sb, 1);
+    assert_int_equal(cpu->result, SMPBOOT_CPU_SEND_FAILED);
+    assert_int_equal(cpu->esr, 0x20);
+    mock_set_esr(0);
+    assert_int_equal(smpboot_finish(&fx.sb), SMPBOOT_OK);
+    fx_join_and_check();
+    assert_int_equal(mock_pages_outstanding(), 0);
+}
+
+/* The overall bound: CPUs not reached in time are skipped, never kicked. */
+static void test_total_timeout_skips(void **state)
+{
+    (void)state;
+    fx_setup(0, false);
+    fx.config.mode = SMPBOOT_MODE_SERIAL;
+    fx.config.ap_timeout_ns = 40 * MS;
+    fx.config.total_timeout_ns = 60 * MS;
+    mock_add_ap(1, MOCK_AP_SILENT);
+    mock_add_ap(2, MOCK_AP_SILENT);
+    mock_add_ap(3, MOCK_AP_PROMPT);
+    fx_init_and_add();
+    assert_int_equal(smpboot_start(&fx.sb), SMPBOOT_ERR_PARTIAL);
+    fx_join_and_check();
+    assert_int_equal(smpboot_cpu_find(&fx.sb, 1)->result, SMPBOOT_CPU_TIMED_OUT);
+    assert_int_equal(smpboot_cpu_find(&fx.sb, 3)->result, SMPBOOT_CPU_SKIPPED);
+    assert_int_equal(fx_count_icr(3, INIT_MODE), 0);
+    assert_int_equal(smpboot_finish(&fx.sb), SMPBOOT_OK);
+    assert_int_equal(mock_pages_outstanding(), 0);
+}
+
+/* Every host allocation or mapping failing in turn: its error back, nothing kept, retry works. */
+static void test_each_callback_failure_rolls_back(void **state)
+{
+    (void)state;
+    /* Count the calls of a clean run first. */
+    fx_setup(0, false);
+    fx.config.extra_stack_count = 1;
+    fx.config.extra_stack_size = 4096;
+    mock_add_ap(1, MOCK_AP_PROMPT);
+    mock_add_ap(2, MOCK_AP_PROMPT);
+    fx_init_and_add();
+    assert_int_equal(smpboot_start(&fx.sb), SMPBOOT_OK);
+    fx_join_and_check();
+    unsigned allocs = mock_alloc_calls();
+    assert_int_equal(smpboot_finish(&fx.sb), SMPBOOT_OK);
+    assert_true(allocs >= 6);  /* 2 x (stack + extra), slots, trampoline page */
+
+    for (unsigned failing = 1; failing <= allocs + 1; failing++) {
+        bool map_fails = failing == allocs + 1;
+        fx_setup(0, false);
+        fx.config.extra_stack_count = 1;
+        fx.config.extra_stack_size = 4096;
+        mock_add_ap(1, MOCK_AP_PROMPT);
+        mock_add_ap(2, MOCK_AP_PROMPT);
+        fx_init_and_add();
+        if (map_fails)
+            mock_fail_map_call(1);
+        else
+            mock_fail_alloc_call(failing);
+        enum smpboot_status status = smpboot_start(&fx.sb);
+        assert_int_equal(status, map_fails ? SMPBOOT_ERR_MAP_FAILED : SMPBOOT_ERR_NO_MEMORY);
+        assert_int_equal(mock_pages_outstanding(), 0);
+        assert_int_equal(mock_maps_outstanding(), 0);
+        assert_int_equal(mock_icr_count(), 0);  /* nothing was sent */
+        if (mock_protocol_errors())
+            fail_msg("call %u: %s", failing, mock_last_protocol_error());
+        for (uint32_t i = 1; i < 3; i++)
+            assert_int_equal(smpboot_cpu_get(&fx.sb, i)->stack_top, 0);
+        /* The failure is not fatal: with memory back, start works. */
+        mock_fail_alloc_call(0);
+        mock_fail_map_call(0);
+        assert_int_equal(smpboot_start(&fx.sb), SMPBOOT_OK);
+        fx_join_and_check();
+        assert_int_equal(smpboot_finish(&fx.sb), SMPBOOT_OK);
+    }
+}
+
+/* A trampoline page the host should not have given: refused, freed, clear error. */
+static void test_bad_trampoline_page(void **state)
+{
+    (void)state;
+    const uint64_t bad_pages[] = {0x0, 0xA0000, 0x8800 /* unaligned */};
+    for (unsigned k = 0; k < 3; k++) {
+        fx_setup(0, false);
+        mock_add_ap(1, MOCK_AP_PROMPT);
+        fx_init_and_add();
+        mock_force_low_page(bad_pages[k]);
+        assert_int_equal(smpboot_start(&fx.sb), SMPBOOT_ERR_BAD_TRAMPOLINE_PAGE);
+        assert_int_equal(mock_pages_outstanding(), 0);
+        assert_int_equal(mock_icr_count(), 0);
+    }
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_silent_ap_times_out),
+        cmocka_unit_test(test_late_ap_loses_and_parks),
+        cmocka_unit_test(test_late_ap_reset_by_finish),
+        cmocka_unit_test(test_second_sipi_needed),
+        cmocka_unit_test(test_one_sipi_not_enough),
+        cmocka_unit_test(test_fast_profile_falls_back_to_sdm),
+        cmocka_unit_test(test_stalled_ap_reports_progress),
+        cmocka_unit_test(test_icr_stuck),
+        cmocka_unit_test(test_esr_error),
+        cmocka_unit_test(test_total_timeout_skips),
+        cmocka_unit_test(test_each_callback_failure_rolls_back),
+        cmocka_unit_test(test_bad_trampoline_page),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

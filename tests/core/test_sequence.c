@@ -1,0 +1,223 @@
+/* The IPI sequence on the wire, CPU counts, ID layouts and APIC modes. */
+#include "fixture.h"
+
+#define SIPI 0x600u
+#define INIT_MODE 0x500u
+
+static void bring_up_all_prompt(unsigned aps, uint32_t stride, bool x2apic)
+{
+    fx_setup(0, x2apic);
+    for (unsigned i = 1; i <= aps; i++)
+        mock_add_ap(i * stride, MOCK_AP_PROMPT);
+    fx_init_and_add();
+    assert_int_equal(smpboot_start(&fx.sb), SMPBOOT_OK);
+    assert_int_equal(smpboot_online_count(&fx.sb), aps + 1);
+    fx_join_and_check();
+    for (unsigned i = 1; i <= aps; i++) {
+        struct smpboot_cpu *cpu = smpboot_cpu_get(&fx.sb, i);
+        assert_non_null(cpu);
+        assert_int_equal(cpu->apic_id, i * stride);
+        assert_int_equal(cpu->result, SMPBOOT_CPU_ONLINE);
+        assert_int_equal(cpu->progress, SMPBOOT_PROGRESS_ONLINE);
+        assert_int_equal(fx_entries[i], 1);
+        assert_int_equal(mock_ap_by_id(i * stride)->stack_top_seen, cpu->stack_top);
+        /* Exactly one INIT and one SIPI each: every AP answered the first. */
+        assert_int_equal(fx_count_icr(i * stride, INIT_MODE), 1);
+        assert_int_equal(fx_count_icr(i * stride, SIPI), 1);
+    }
+    assert_int_equal(fx_entries[0], 0);  /* the entry never runs on the BSP */
+    assert_true(smpboot_bringup_ns(&fx.sb) > 0);
+    assert_int_equal(smpboot_finish(&fx.sb), SMPBOOT_OK);
+    /* Only the online APs' stacks remain borrowed. */
+    assert_int_equal(mock_pages_outstanding(), aps * (fx.config.stack_size / 4096));
+    assert_int_equal(mock_maps_outstanding(), 0);
+}
+
+static void test_one_ap(void **state) { (void)state; bring_up_all_prompt(1, 1, false); }
+static void test_two_aps(void **state) { (void)state; bring_up_all_prompt(2, 1, false); }
+static void test_seven_aps(void **state) { (void)state; bring_up_all_prompt(7, 1, false); }
+static void test_64_aps(void **state) { (void)state; bring_up_all_prompt(64, 1, false); }
+static void test_sparse_ids(void **state) { (void)state; bring_up_all_prompt(12, 7, false); }
+static void test_64_aps_x2apic_sparse(void **state) { (void)state; bring_up_all_prompt(64, 37, true); }
+
+/* Serial: INIT a, delay, SIPI a, (a answers: no second SIPI), then b. */
+static void test_serial_sequence_sdm(void **state)
+{
+    (void)state;
+    fx_setup(0, false);
+    fx.config.mode = SMPBOOT_MODE_SERIAL;
+    fx.config.init_delay_ns = SMPBOOT_SDM_INIT_DELAY_NS;
+    mock_add_ap(1, MOCK_AP_PROMPT);
+    mock_add_ap(2, MOCK_AP_SECOND_SIPI);
+    mock_add_ap(3, MOCK_AP_PROMPT);
+    fx_init_and_add();
+    assert_int_equal(smpboot_start(&fx.sb), SMPBOOT_OK);
+    fx_join_and_check();
+
+    /* On the wire: INIT 1, SIPI 1, INIT 2, SIPI 2, SIPI 2, INIT 3, SIPI 3. */
+    const uint32_t want_dest[] = {1, 1, 2, 2, 2, 3, 3};
+    const uint32_t want_mode[] = {INIT_MODE, SIPI, INIT_MODE, SIPI, SIPI, INIT_MODE, SIPI};
+    assert_int_equal(mock_icr_count(), 7);
+    for (unsigned i = 0; i < 7; i++) {
+        const struct mock_icr *r = mock_icr_at(i);
+        assert_int_equal(r->dest, want_dest[i]);
+        assert_int_equal(r->delivery, want_mode[i]);
+        assert_int_equal(r->shorthand, 0);
+        assert_false(r->logical);
+        assert_true(r->level_assert);
+        assert_false(r->level_trigger);
+        if (r->delivery == SIPI)
+            assert_int_equal((uint64_t)r->vector << 12, fx.sb.tramp_phys);
+    }
+    /* The SDM delay: each first SIPI at least 10 ms after its INIT. */
+    assert_true(mock_icr_at(1)->at_ns - mock_icr_at(0)->at_ns >= SMPBOOT_SDM_INIT_DELAY_NS);
+    assert_true(mock_icr_at(3)->at_ns - mock_icr_at(2)->at_ns >= SMPBOOT_SDM_INIT_DELAY_NS);
+    /* The second SIPI to AP 2 only after the spacing. */
+    assert_true(mock_icr_at(4)->at_ns - mock_icr_at(3)->at_ns >= SMPBOOT_SDM_SIPI_SPACING_NS);
+    /* Serial: AP 2 was online before AP 3 got its INIT. */
+    assert_int_equal(mock_ap_by_id(2)->sipis, 2);
+    assert_int_equal(smpboot_finish(&fx.sb), SMPBOOT_OK);
+}
+
+/* Parallel: all INITs, one delay, all SIPIs, a second SIPI only to the late one. */
+static void test_parallel_sequence_sdm(void **state)
+{
+    (void)state;
+    fx_setup(0, false);
+    fx.config.init_delay_ns = SMPBOOT_SDM_INIT_DELAY_NS;
+    mock_add_ap(1, MOCK_AP_PROMPT);
+    mock_add_ap(2, MOCK_AP_SECOND_SIPI);
+    mock_add_ap(3, MOCK_AP_PROMPT);
+    fx_init_and_add();
+    assert_int_equal(smpboot_start(&fx.sb), SMPBOOT_OK);
+    fx_join_and_check();
+
+    const uint32_t want_dest[] = {1, 2, 3, 1, 2, 3, 2};
+    const uint32_t want_mode[] = {INIT_MODE, INIT_MODE, INIT_MODE, SIPI, SIPI, SIPI, SIPI};
+    assert_int_equal(mock_icr_count(), 7);
+    for (unsigned i = 0; i < 7; i++) {
+        assert_int_equal(mock_icr_at(i)->dest, want_dest[i]);
+        assert_int_equal(mock_icr_at(i)->delivery, want_mode[i]);
+    }
+    /* One INIT delay for all of them, counted from the last INIT. */
+    assert_true(mock_icr_at(3)->at_ns - mock_icr_at(2)->at_ns >= SMPBOOT_SDM_INIT_DELAY_NS);
+    assert_true(mock_icr_at(6)->at_ns - mock_icr_at(5)->at_ns >= SMPBOOT_SDM_SIPI_SPACING_NS);
+    for (uint32_t i = 1; i <= 3; i++)
+        assert_int_equal(smpboot_cpu_get(&fx.sb, i)->result, SMPBOOT_CPU_ONLINE);
+    assert_int_equal(smpboot_finish(&fx.sb), SMPBOOT_OK);
+}
+
+/* Logical numbers follow APIC IDs, not the order of adding or of arrival. */
+static void test_numbering_is_sorted(void **state)
+{
+    (void)state;
+    fx_setup(5, false);
+    const uint32_t ids[] = {40, 3, 17, 0, 9};
+    for (unsigned i = 0; i < 5; i++)
+        mock_add_ap(ids[i], MOCK_AP_PROMPT);
+    fx_init_and_add();
+    assert_int_equal(smpboot_add_cpu(&fx.sb, 5), SMPBOOT_OK);  /* the BSP: no duplicate */
+    assert_int_equal(smpboot_add_cpu(&fx.sb, 17), SMPBOOT_OK); /* already there */
+    assert_int_equal(smpboot_cpu_count(&fx.sb), 6);
+    const uint32_t sorted[] = {5, 0, 3, 9, 17, 40};
+    for (uint32_t i = 0; i < 6; i++) {
+        assert_int_equal(smpboot_cpu_get(&fx.sb, i)->apic_id, sorted[i]);
+        assert_int_equal(smpboot_cpu_get(&fx.sb, i)->index, i);
+        assert_ptr_equal(smpboot_cpu_find(&fx.sb, sorted[i]), smpboot_cpu_get(&fx.sb, i));
+    }
+    assert_null(smpboot_cpu_find(&fx.sb, 6));
+    assert_int_equal(smpboot_cpu_get(&fx.sb, 0)->result, SMPBOOT_CPU_BSP);
+    assert_int_equal(smpboot_start(&fx.sb), SMPBOOT_OK);
+    fx_join_and_check();
+    assert_int_equal(fx_count_icr(5, INIT_MODE), 0);  /* never an IPI to the BSP */
+    assert_int_equal(smpboot_finish(&fx.sb), SMPBOOT_OK);
+}
+
+/* xAPIC: 255 is the broadcast address and 256 does not fit: unreachable, never sent. */
+static void test_ids_255_256_xapic(void **state)
+{
+    (void)state;
+    fx_setup(0, false);
+    mock_add_ap(1, MOCK_AP_PROMPT);
+    mock_add_ap(254, MOCK_AP_PROMPT);
+    mock_add_ap(255, MOCK_AP_PROMPT);
+    mock_add_ap(256, MOCK_AP_PROMPT);
+    mock_fill_host(&fx.host, false);  /* no write_icr: the ICR_HIGH/ICR_LOW fallback */
+    fx_init_and_add();
+    assert_int_equal(smpboot_start(&fx.sb), SMPBOOT_ERR_PARTIAL);
+    fx_join_and_check();
+    assert_int_equal(smpboot_cpu_find(&fx.sb, 254)->result, SMPBOOT_CPU_ONLINE);
+    assert_int_equal(smpboot_cpu_find(&fx.sb, 255)->result, SMPBOOT_CPU_UNREACHABLE);
+    assert_int_equal(smpboot_cpu_find(&fx.sb, 256)->result, SMPBOOT_CPU_UNREACHABLE);
+    for (unsigned i = 0; i < mock_icr_count(); i++)
+        assert_true(mock_icr_at(i)->dest < 255);
+    assert_int_equal(smpboot_online_count(&fx.sb), 3);
+    assert_int_equal(smpboot_finish(&fx.sb), SMPBOOT_OK);
+    /* Unreachable CPUs never got a stack that outlives finish. */
+    assert_int_equal(mock_pages_outstanding(), 2 * (fx.config.stack_size / 4096));
+}
+
+/* x2APIC: 255 and 256 are ordinary 32-bit IDs; 0xFFFFFFFF is refused. */
+static void test_ids_255_256_x2apic(void **state)
+{
+    (void)state;
+    fx_setup(0, true);
+    mock_add_ap(255, MOCK_AP_PROMPT);
+    mock_add_ap(256, MOCK_AP_PROMPT);
+    mock_add_ap(0x12345, MOCK_AP_PROMPT);
+    fx_init_and_add();
+    assert_int_equal(smpboot_add_cpu(&fx.sb, 0xFFFFFFFFu), SMPBOOT_OK);
+    assert_int_equal(smpboot_start(&fx.sb), SMPBOOT_ERR_PARTIAL);
+    fx_join_and_check();
+    assert_int_equal(smpboot_cpu_find(&fx.sb, 255)->result, SMPBOOT_CPU_ONLINE);
+    assert_int_equal(smpboot_cpu_find(&fx.sb, 256)->result, SMPBOOT_CPU_ONLINE);
+    assert_int_equal(smpboot_cpu_find(&fx.sb, 0x12345)->result, SMPBOOT_CPU_ONLINE);
+    assert_int_equal(smpboot_cpu_find(&fx.sb, 0xFFFFFFFFu)->result, SMPBOOT_CPU_REJECTED);
+    assert_int_equal(fx_count_icr(0xFFFFFFFFu, INIT_MODE), 0);
+    assert_int_equal(fx_count_icr(256, SIPI), 1);
+    assert_int_equal(smpboot_finish(&fx.sb), SMPBOOT_OK);
+}
+
+/* Extra stacks reach the entry, distinct and aligned. */
+static void test_extra_stacks(void **state)
+{
+    (void)state;
+    fx_setup(0, false);
+    fx.config.extra_stack_count = 3;
+    fx.config.extra_stack_size = 4096;
+    mock_add_ap(1, MOCK_AP_PROMPT);
+    mock_add_ap(2, MOCK_AP_PROMPT);
+    fx_init_and_add();
+    assert_int_equal(smpboot_start(&fx.sb), SMPBOOT_OK);
+    fx_join_and_check();
+    for (uint32_t i = 1; i <= 2; i++) {
+        struct smpboot_cpu *cpu = smpboot_cpu_get(&fx.sb, i);
+        for (unsigned k = 0; k < 3; k++) {
+            assert_true(cpu->extra_stack_top[k] != 0);
+            assert_int_equal(cpu->extra_stack_top[k] % 16, 0);
+            assert_true(cpu->extra_stack_top[k] != cpu->stack_top);
+        }
+        assert_int_equal(cpu->extra_stack_top[3], 0);
+    }
+    assert_int_equal(smpboot_finish(&fx.sb), SMPBOOT_OK);
+    assert_int_equal(mock_pages_outstanding(), 2 * (2 + 3));
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_one_ap),
+        cmocka_unit_test(test_two_aps),
+        cmocka_unit_test(test_seven_aps),
+        cmocka_unit_test(test_64_aps),
+        cmocka_unit_test(test_sparse_ids),
+        cmocka_unit_test(test_64_aps_x2apic_sparse),
+        cmocka_unit_test(test_serial_sequence_sdm),
+        cmocka_unit_test(test_parallel_sequence_sdm),
+        cmocka_unit_test(test_numbering_is_sorted),
+        cmocka_unit_test(test_ids_255_256_xapic),
+        cmocka_unit_test(test_ids_255_256_x2apic),
+        cmocka_unit_test(test_extra_stacks),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

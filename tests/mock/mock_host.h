@@ -1,0 +1,108 @@
+/*
+ * A simulated machine for the engine's host tests: physical memory and a
+ * frame allocator, a local APIC that records every ICR write, a clock, and
+ * APs that are threads. An AP behaves like the trampoline would: on the SIPI
+ * it answers, it finds its slot by APIC ID and wins it by compare-and-swap,
+ * then a thread enters smpboot_ap_main() as that CPU.
+ */
+#ifndef SMPBOOT_TESTS_MOCK_HOST_H
+#define SMPBOOT_TESTS_MOCK_HOST_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <smpboot/smpboot.h>
+
+#define MOCK_MAX_APS 320
+#define MOCK_MAX_ICR 4096
+#define MOCK_LOW_BYTES (64u << 20)          /* phys [0, 64 MiB) */
+#define MOCK_HIGH_BASE (1ull << 32)         /* phys [4 GiB, 4 GiB + 16 MiB) */
+#define MOCK_HIGH_BYTES (16u << 20)
+
+enum mock_ap_behavior {
+    MOCK_AP_PROMPT,       /* answers the first SIPI after INIT */
+    MOCK_AP_SECOND_SIPI,  /* loses the first SIPI, answers the second */
+    MOCK_AP_SILENT,       /* never answers (absent or dead CPU) */
+    MOCK_AP_LATE,         /* runs the trampoline only after the BSP gave up */
+    MOCK_AP_STALL,        /* wins its slot, then dies in long mode */
+    MOCK_AP_NEEDS_SDM,    /* ignores SIPIs sent without a 10 ms INIT delay */
+};
+
+struct mock_icr {
+    uint32_t sender;       /* APIC ID of the CPU that wrote it */
+    uint32_t dest;
+    uint32_t delivery;     /* bits 10:8 of ICR_LOW, as SMPBOOT_ICR_* */
+    uint8_t vector;
+    bool level_assert;
+    bool level_trigger;
+    uint32_t shorthand;    /* bits 19:18 */
+    bool logical;          /* bit 11 */
+    uint64_t at_ns;
+};
+
+enum mock_event_kind { MOCK_EV_ICR, MOCK_EV_ALLOC, MOCK_EV_FREE, MOCK_EV_MAP, MOCK_EV_UNMAP };
+
+struct mock_event {
+    enum mock_event_kind kind;
+    uint64_t a;  /* ICR: dest; ALLOC/FREE: phys; MAP/UNMAP: virt */
+    uint64_t b;  /* ICR: delivery; ALLOC/FREE/MAP/UNMAP: pages */
+};
+
+struct mock_ap {
+    uint32_t apic_id;
+    enum mock_ap_behavior behavior;
+    uint32_t inits;
+    uint32_t sipis;            /* since the last INIT */
+    uint64_t init_at_ns;
+    bool running;              /* not in wait-for-SIPI */
+    bool won_slot;
+    bool lost_slot;            /* ran the trampoline and lost: parked untouched */
+    bool reset_while_late;
+    uint32_t entries;          /* times the kernel entry ran on it */
+    uint64_t stack_top_seen;
+};
+
+/* Fresh machine: all memory free, no APs, the BSP as given. */
+void mock_reset(uint32_t bsp_apic_id, bool x2apic);
+/* Add an AP that the "hardware" has. */
+void mock_add_ap(uint32_t apic_id, enum mock_ap_behavior behavior);
+/* Callbacks for smpboot_init(); with_write_icr false exercises the xAPIC fallback. */
+void mock_fill_host(struct smpboot_host *host, bool with_write_icr);
+/* The session whose slot table the simulated trampoline reads. */
+void mock_attach(struct smpboot *sb);
+
+/* Fault injection. n counts calls from 1; 0 turns it off. */
+void mock_fail_alloc_call(unsigned n);
+void mock_fail_map_call(unsigned n);
+void mock_set_icr_stuck(bool stuck);
+void mock_set_esr(uint32_t value);
+/* Make the next trampoline-page allocation return this address instead. */
+void mock_force_low_page(uint64_t phys);
+
+/* Run the calling thread as if it were the CPU with this APIC ID. */
+void mock_become_cpu(uint32_t apic_id);
+
+/* Wait (bounded) for every simulated AP thread to end. false on timeout. */
+bool mock_join_aps(void);
+
+unsigned mock_icr_count(void);
+const struct mock_icr *mock_icr_at(unsigned index);
+unsigned mock_event_count(void);
+const struct mock_event *mock_event_at(unsigned index);
+struct mock_ap *mock_ap_by_id(uint32_t apic_id);
+unsigned mock_ap_count(void);
+struct mock_ap *mock_ap_at(unsigned index);
+
+uint64_t mock_pages_outstanding(void);
+unsigned mock_maps_outstanding(void);
+unsigned mock_alloc_calls(void);
+/* Allocate a frame in the high (>= 4 GiB) region, outside the accounting. */
+uint64_t mock_alloc_high_frame(void);
+void *mock_phys_to_virt(uint64_t phys);
+bool mock_phys_is_allocated(uint64_t phys, uint64_t bytes);
+
+/* Errors the simulated hardware saw (e.g. a SIPI to a page not installed). */
+unsigned mock_protocol_errors(void);
+const char *mock_last_protocol_error(void);
+
+#endif

@@ -1,0 +1,158 @@
+#!/usr/bin/env python3
+"""Boot the minikernel under QEMU once and judge the run.
+
+    run_qemu.py --kernel IMAGE [checks...] [-- QEMU ARGS...]
+
+QEMU runs with the minikernel contract's options (serial on stdout, no
+display, no reboot, isa-debug-exit at 0xf4) plus the accelerator and
+whatever follows `--`. A watchdog kills it after --timeout seconds.
+
+A run passes when all of these hold:
+  * QEMU exited by itself (no hang) with --expect-exit (33 by default:
+    the kernel wrote 0x10 to isa-debug-exit). A triple fault makes QEMU
+    exit 0 under -no-reboot, so it fails;
+  * the last line on the serial console is the summary
+        smpboot: summary online=N expected=M failed=K mode=X bringup_us=T
+  * for an expected success: N == M == --expect-cpus, K == 0, X matches
+    --expect-mode, and one "smpboot: cpu I apic A online" line per CPU;
+    for an expected failure (--expect-exit 35): N != M or K > 0;
+  * every --expect-line pattern occurs and no --reject-line pattern does
+    (lines with "panic" or "minikernel: error" are always rejected).
+
+The serial log is printed in full, then PASS or FAIL with the reasons.
+Exit status 0 means pass.
+"""
+import argparse
+import os
+import re
+import subprocess
+import sys
+import time
+
+SUMMARY = re.compile(
+    r'^smpboot: summary online=(?P<online>\d+) expected=(?P<expected>\d+) '
+    r'failed=(?P<failed>\d+) mode=(?P<mode>serial|parallel) bringup_us=(?P<bringup_us>\d+)$')
+CPU_ONLINE = re.compile(r'^smpboot: cpu \d+ apic \d+ online\b')
+ALWAYS_REJECTED = [r'panic', r'minikernel: error']
+
+EXIT_SUCCESS = 33  # isa-debug-exit: (0x10 << 1) | 1
+EXIT_FAILURE = 35  # (0x11 << 1) | 1
+
+
+def parse_args(argv):
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument('--kernel', required=True, help='the minikernel.elf image')
+    parser.add_argument('--qemu', default=os.environ.get('QEMU', 'qemu-system-x86_64'))
+    parser.add_argument('--accel', default='tcg', choices=['tcg', 'kvm'])
+    parser.add_argument('--append', default='', help='kernel command line (-append)')
+    parser.add_argument('--timeout', type=float, default=60.0, help='watchdog, seconds')
+    parser.add_argument('--expect-exit', type=int, default=EXIT_SUCCESS,
+                        choices=[EXIT_SUCCESS, EXIT_FAILURE])
+    parser.add_argument('--expect-cpus', type=int,
+                        help='CPUs that must be online and expected (success runs)')
+    parser.add_argument('--expect-mode', choices=['serial', 'parallel'])
+    parser.add_argument('--expect-line', action='append', default=[], metavar='REGEX')
+    parser.add_argument('--reject-line', action='append', default=[], metavar='REGEX')
+    parser.add_argument('qemu_args', nargs='*', help='after --: more QEMU options')
+    return parser.parse_args(argv)
+
+
+def qemu_command(args):
+    command = [args.qemu, '-kernel', args.kernel, '-serial', 'stdio', '-display', 'none',
+               '-monitor', 'none', '-no-reboot',
+               '-device', 'isa-debug-exit,iobase=0xf4,iosize=0x04', '-accel', args.accel]
+    if args.append:
+        command += ['-append', args.append]
+    return command + args.qemu_args
+
+
+def run(command, timeout):
+    """(exit status or None on timeout, serial text, stderr text, seconds)."""
+    start = time.monotonic()
+    try:
+        proc = subprocess.run(command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, timeout=timeout, check=False)
+        status, out, err = proc.returncode, proc.stdout, proc.stderr
+    except subprocess.TimeoutExpired as expired:
+        status, out, err = None, expired.stdout or b'', expired.stderr or b''
+    return (status, out.decode(errors='replace'), err.decode(errors='replace'),
+            time.monotonic() - start)
+
+
+def judge(args, status, serial):
+    """The list of reasons the run fails; empty when it passes."""
+    problems = []
+    lines = [line.rstrip('\r') for line in serial.splitlines()]
+    lines = [line for line in lines if line.strip()]
+
+    if status is None:
+        problems.append(f'hang: QEMU still running after {args.timeout:g} s (killed)')
+    elif status == 0:
+        problems.append('QEMU exited 0: a triple fault (reset under -no-reboot) or a shutdown '
+                        'that did not go through isa-debug-exit')
+    elif status != args.expect_exit:
+        problems.append(f'QEMU exit status {status}, expected {args.expect_exit}')
+
+    summary = SUMMARY.match(lines[-1]) if lines else None
+    if not summary:
+        last = lines[-1] if lines else '(no serial output)'
+        problems.append(f'the last serial line is not the summary: {last!r}')
+    else:
+        online, expected, failed = (int(summary[k]) for k in ('online', 'expected', 'failed'))
+        if args.expect_exit == EXIT_SUCCESS:
+            if online != expected or failed != 0:
+                problems.append(f'summary reports a failure: online={online} '
+                                f'expected={expected} failed={failed}')
+            if args.expect_cpus is not None and (online, expected) != (args.expect_cpus,) * 2:
+                problems.append(f'{args.expect_cpus} CPUs expected by the test, summary says '
+                                f'online={online} expected={expected}')
+            announced = sum(1 for line in lines if CPU_ONLINE.match(line))
+            if announced != online:
+                problems.append(f'{announced} "cpu ... online" lines for {online} CPUs online')
+        elif online == expected and failed == 0:
+            problems.append('a failure was expected but the summary reports success')
+        if args.expect_mode and summary['mode'] != args.expect_mode:
+            problems.append(f'mode={summary["mode"]}, expected {args.expect_mode}')
+
+    for pattern in args.expect_line:
+        if not any(re.search(pattern, line) for line in lines):
+            problems.append(f'no line matches {pattern!r}')
+    for pattern in args.reject_line + ALWAYS_REJECTED:
+        for line in lines:
+            if re.search(pattern, line):
+                problems.append(f'rejected line ({pattern!r}): {line!r}')
+    return problems
+
+
+def main(argv):
+    args = parse_args(argv)
+    if not os.path.isfile(args.kernel):
+        print(f'FAIL: no kernel image at {args.kernel}')
+        return 1
+    command = qemu_command(args)
+    print('$ ' + ' '.join(f"'{c}'" if (' ' in c or not c) else c for c in command), flush=True)
+    status, serial, stderr, seconds = run(command, args.timeout)
+
+    print('--- serial console ---')
+    print(serial.replace('\r\n', '\n').rstrip('\n'))
+    print('--- end of serial console ---')
+    noise = [line for line in stderr.splitlines()
+             if line.strip() and 'exceeds the recommended cpus' not in line]
+    if noise:
+        print('--- qemu stderr ---')
+        print('\n'.join(noise))
+
+    problems = judge(args, status, serial)
+    shown = 'timeout' if status is None else status
+    if problems:
+        print(f'FAIL after {seconds:.1f} s (qemu exit {shown}):')
+        for problem in problems:
+            print(f'  - {problem}')
+        return 1
+    print(f'PASS after {seconds:.1f} s (qemu exit {shown})')
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main(sys.argv[1:]))

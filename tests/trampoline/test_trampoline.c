@@ -1,0 +1,506 @@
+/*
+ * The trampoline installer against a fake kernel: what lands in the page,
+ * what is mapped and allocated, the bootstrap page tables, and that every
+ * failure path gives back everything it took.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "fake_host.h"
+#include "mock_arch.h"
+#include "trampoline/tramp_params.h"
+#include "trampoline/trampoline.h"
+
+#define PAGE 4096u
+#define CR3_ADDRESS 0x000FFFFFFFFFF000ull
+#define PTE_PRESENT (1ull << 0)
+#define PTE_WRITABLE (1ull << 1)
+#define PTE_USER (1ull << 2)
+#define PTE_NX (1ull << 63)
+
+#define SLOTS_PHYS 0x00ABC000ull
+#define SLOT_COUNT 3u
+#define KERNEL_TOP_HIGH (FAKE_HIGH_BASE + PAGE)  /* a kernel top-level table above 4 GiB */
+
+static struct smpboot_slot slot_storage[SLOT_COUNT];
+
+struct fixture {
+    struct fake_host fake;
+    struct smpboot sb;
+};
+
+/* A BSP in long mode, with values that are easy to tell apart. */
+static const struct smpboot_cpu_state bsp_state = {
+    .cr0 = 0x80050033u,                   /* PG WP NE ET MP PE */
+    .cr3 = 0x00123000u,
+    .cr4 = 0x003406A0u,                   /* SMAP SMEP OSXSAVE ... PAE PGE */
+    .efer = 0x00000D01u,                  /* NXE LMA LME SCE */
+    .pat = 0x0007010600070406ull,
+};
+
+static void fixture_init(struct fixture *f, bool with_map, enum smpboot_apic_mode apic_mode)
+{
+    memset(f, 0, sizeof(*f));
+    fake_host_init(&f->fake, &f->sb.host, with_map);
+    f->sb.config.apic_mode = apic_mode;
+    f->sb.cpu_count = SLOT_COUNT;
+    f->sb.slots_phys = SLOTS_PHYS;
+    f->sb.slots = slot_storage;
+    mock_arch_set_cpu_state(&bsp_state);
+}
+
+static void set_cr3(uint64_t cr3, uint64_t cr4)
+{
+    struct smpboot_cpu_state state = bsp_state;
+    state.cr3 = cr3;
+    state.cr4 = cr4;
+    mock_arch_set_cpu_state(&state);
+}
+
+/* A kernel top-level table in the high region: entry i holds a recognisable value. */
+static uint64_t *fill_kernel_top(struct fixture *f)
+{
+    uint64_t *top = fake_phys(&f->fake, KERNEL_TOP_HIGH);
+    for (uint64_t i = 0; i < 512; i++)
+        top[i] = 0x0000000300000003ull | (i << 12);
+    return top;
+}
+
+static const struct smpboot_tramp_params *params_of(struct fixture *f)
+{
+    const uint8_t *page = fake_phys(&f->fake, f->sb.tramp_phys);
+    return (const struct smpboot_tramp_params *)(page + SMPBOOT_TRAMP_ASM_OFF_PARAMS);
+}
+
+static void assert_nothing_held(struct fixture *f)
+{
+    assert_int_equal(fake_live_allocations(&f->fake), 0);
+    assert_int_equal(fake_live_mappings(&f->fake), 0);
+    assert_int_equal(f->fake.bad_frees, 0);
+    assert_int_equal(f->fake.bad_unmaps, 0);
+    assert_int_equal(f->sb.tramp_phys, 0);
+    assert_null(f->sb.tramp_virt);
+    assert_false(f->sb.tramp_mapped);
+    assert_int_equal(f->sb.boot_tables_phys, 0);
+    assert_int_equal(f->sb.boot_tables_pages, 0);
+}
+
+static void assert_halt_loop(const uint8_t *page)
+{
+    static const uint8_t loop[] = {0xFA, 0xF4, 0xEB, 0xFC};  /* cli; hlt; jmp 0 */
+    assert_memory_equal(page, loop, sizeof(loop));
+    for (size_t i = sizeof(loop); i < PAGE; i++)
+        assert_int_equal(page[i], 0xF4);
+}
+
+/* ---------------------------------------------------------------- */
+
+static void test_blob_matches_its_layout(void **state)
+{
+    (void)state;
+    size_t size = (size_t)(smpboot_trampoline_blob_end - smpboot_trampoline_blob);
+    assert_int_equal(size, SMPBOOT_TRAMP_ASM_BLOB_SIZE);
+    assert_true(size <= PAGE);
+    /* cli; cld; jmp far: the segment word is the last operand of that jump. */
+    assert_int_equal(smpboot_trampoline_blob[0], 0xFA);
+    assert_int_equal(smpboot_trampoline_blob[1], 0xFC);
+    assert_int_equal(smpboot_trampoline_blob[SMPBOOT_TRAMP_ASM_OFF_REAL_MODE_SEGMENT_PATCH - 3],
+                     0xEA);
+
+    /* The GDT: a null entry, then descriptors that are present and already accessed. */
+    uint64_t gdt[4];
+    assert_int_equal(SMPBOOT_TRAMP_ASM_GDT_SIZE, sizeof(gdt));
+    memcpy(gdt, smpboot_trampoline_blob + SMPBOOT_TRAMP_ASM_OFF_GDT, sizeof(gdt));
+    assert_int_equal(gdt[0], 0);
+    for (int i = 1; i < 4; i++) {
+        assert_true(gdt[i] & (1ull << 47));  /* present */
+        assert_true(gdt[i] & (1ull << 40));  /* accessed: the CPU never writes the GDT */
+    }
+    uint64_t code32 = gdt[SMPBOOT_TRAMP_ASM_SEL_CODE32 / 8];
+    uint64_t code64 = gdt[SMPBOOT_TRAMP_ASM_SEL_CODE64 / 8];
+    assert_true(code32 & (1ull << 43));      /* code */
+    assert_true(code32 & (1ull << 54));      /* D: 32-bit */
+    assert_true(code64 & (1ull << 43));
+    assert_true(code64 & (1ull << 53));      /* L: 64-bit */
+    assert_false(code64 & (1ull << 54));     /* D must be clear with L */
+
+    const struct smpboot_tramp_params *p =
+        (const void *)(smpboot_trampoline_blob + SMPBOOT_TRAMP_ASM_OFF_PARAMS);
+    assert_int_equal(p->gdtr_limit, SMPBOOT_TRAMP_ASM_GDT_SIZE - 1);
+    assert_int_equal(p->jump32_selector, SMPBOOT_TRAMP_ASM_SEL_CODE32);
+    assert_int_equal(p->jump64_selector, SMPBOOT_TRAMP_ASM_SEL_CODE64);
+    assert_int_equal(p->entered, 0);
+}
+
+static void test_install_remove_round_trip(void **state)
+{
+    (void)state;
+    struct fixture f;
+    fixture_init(&f, true, SMPBOOT_APIC_XAPIC);
+
+    assert_int_equal(smpboot_trampoline_install(&f.sb), SMPBOOT_OK);
+    uint64_t page = f.sb.tramp_phys;
+    assert_int_equal(page, FAKE_LOW_FIRST_FREE);
+    assert_ptr_equal(f.sb.tramp_virt, fake_phys(&f.fake, page));
+    assert_int_equal(f.fake.last_alloc_limit[0], 0xA0000);
+    assert_int_equal(f.fake.alloc_calls, 1);  /* CR3 below 4 GiB: no bootstrap tables */
+    assert_int_equal(f.sb.boot_tables_pages, 0);
+    assert_int_equal(smpboot_trampoline_sipi_vector(&f.sb), page >> 12);
+
+    /* The blob is there, except for the patched segment word. */
+    const uint8_t *bytes = f.sb.tramp_virt;
+    size_t patch = SMPBOOT_TRAMP_ASM_OFF_REAL_MODE_SEGMENT_PATCH;
+    assert_memory_equal(bytes, smpboot_trampoline_blob, patch);
+    assert_int_equal(bytes[patch] | (bytes[patch + 1] << 8), page >> 4);
+    assert_memory_equal(bytes + patch + 2, smpboot_trampoline_blob + patch + 2,
+                        SMPBOOT_TRAMP_ASM_OFF_PARAMS - patch - 2);
+    for (size_t i = SMPBOOT_TRAMP_ASM_BLOB_SIZE; i < PAGE; i++)
+        assert_int_equal(bytes[i], 0xF4);
+
+    const struct smpboot_tramp_params *p = params_of(&f);
+    assert_int_equal(p->entered, 0);
+    assert_int_equal(p->x2apic, 0);
+    assert_int_equal(p->gdtr_limit, SMPBOOT_TRAMP_ASM_GDT_SIZE - 1);
+    assert_int_equal(p->gdtr_base, page + SMPBOOT_TRAMP_ASM_OFF_GDT);
+    assert_int_equal(p->jump32_offset, page + SMPBOOT_TRAMP_ASM_OFF_PROTECTED_MODE_ENTRY);
+    assert_int_equal(p->jump32_selector, SMPBOOT_TRAMP_ASM_SEL_CODE32);
+    assert_int_equal(p->jump64_offset, page + SMPBOOT_TRAMP_ASM_OFF_LONG_MODE_ENTRY);
+    assert_int_equal(p->jump64_selector, SMPBOOT_TRAMP_ASM_SEL_CODE64);
+    assert_int_equal(p->boot_cr3, bsp_state.cr3);
+    assert_int_equal(p->kernel_cr3, bsp_state.cr3);
+    assert_int_equal(p->cr0, bsp_state.cr0);
+    assert_int_equal(p->cr4, bsp_state.cr4);
+    assert_int_equal(p->efer, bsp_state.efer);
+    assert_int_equal(p->pat, bsp_state.pat);
+    assert_int_equal(p->slots_phys, SLOTS_PHYS);
+    assert_int_equal(p->slots_virt, (uint64_t)(uintptr_t)slot_storage);
+    assert_int_equal(p->slot_count, SLOT_COUNT);
+    assert_int_equal(p->ap_main, (uint64_t)(uintptr_t)&smpboot_ap_main);
+
+    /* Identity-mapped, executable, not writable. */
+    assert_true(f.sb.tramp_mapped);
+    assert_int_equal(f.fake.mapping_count, 1);
+    assert_int_equal(f.fake.mappings[0].virt, page);
+    assert_int_equal(f.fake.mappings[0].phys, page);
+    assert_int_equal(f.fake.mappings[0].pages, 1);
+    assert_int_equal(f.fake.mappings[0].flags, SMPBOOT_MAP_EXEC);
+
+    smpboot_trampoline_remove(&f.sb);
+    assert_halt_loop(fake_phys(&f.fake, page));
+    assert_false(f.fake.mappings[0].live);
+    assert_nothing_held(&f);
+
+    /* Idempotent: a second remove touches nothing. */
+    smpboot_trampoline_remove(&f.sb);
+    assert_nothing_held(&f);
+    assert_int_equal(f.fake.mapping_count, 1);
+}
+
+static void test_x2apic_flag(void **state)
+{
+    (void)state;
+    struct fixture f;
+    fixture_init(&f, true, SMPBOOT_APIC_X2APIC);
+    assert_int_equal(smpboot_trampoline_install(&f.sb), SMPBOOT_OK);
+    assert_int_equal(params_of(&f)->x2apic, 1);
+    smpboot_trampoline_remove(&f.sb);
+    assert_nothing_held(&f);
+}
+
+static void test_without_map_callbacks(void **state)
+{
+    (void)state;
+    struct fixture f;
+    fixture_init(&f, false, SMPBOOT_APIC_XAPIC);
+    assert_int_equal(smpboot_trampoline_install(&f.sb), SMPBOOT_OK);
+    assert_false(f.sb.tramp_mapped);
+    assert_int_equal(f.fake.mapping_count, 0);
+    uint64_t page = f.sb.tramp_phys;
+    smpboot_trampoline_remove(&f.sb);
+    assert_halt_loop(fake_phys(&f.fake, page));
+    assert_nothing_held(&f);
+}
+
+static void test_entered_counter_and_vector(void **state)
+{
+    (void)state;
+    struct fixture f;
+    fixture_init(&f, true, SMPBOOT_APIC_XAPIC);
+    assert_int_equal(smpboot_trampoline_entered(&f.sb), 0);
+    assert_int_equal(smpboot_trampoline_sipi_vector(&f.sb), 0);
+    assert_int_equal(smpboot_trampoline_install(&f.sb), SMPBOOT_OK);
+
+    /* What three APs' LOCK INC in real mode would leave. */
+    struct smpboot_tramp_params *p = (struct smpboot_tramp_params *)params_of(&f);
+    p->entered = 3;
+    assert_int_equal(smpboot_trampoline_entered(&f.sb), 3);
+    assert_int_equal(smpboot_trampoline_sipi_vector(&f.sb), FAKE_LOW_FIRST_FREE >> 12);
+
+    smpboot_trampoline_remove(&f.sb);
+    assert_int_equal(smpboot_trampoline_entered(&f.sb), 0);
+    assert_nothing_held(&f);
+}
+
+static void test_bad_page_is_refused(void **state)
+{
+    (void)state;
+    /* Page 0 (the IVT), the first reserved vector, unaligned, above the limit. */
+    static const uint64_t bad_pages[] = {0x0, 0xA0000, 0x8800, 0x9FFFF, 0xB8000, 0xFF000};
+    for (size_t i = 0; i < sizeof(bad_pages) / sizeof(bad_pages[0]); i++) {
+        struct fixture f;
+        fixture_init(&f, true, SMPBOOT_APIC_XAPIC);
+        f.fake.hand_out_bad_page = true;
+        f.fake.bad_page = bad_pages[i];
+        assert_int_equal(smpboot_trampoline_install(&f.sb), SMPBOOT_ERR_BAD_TRAMPOLINE_PAGE);
+        assert_int_equal(f.fake.allocation_count, 1);
+        assert_int_equal(f.fake.mapping_count, 0);
+        assert_nothing_held(&f);
+    }
+}
+
+static void test_highest_usable_page_is_accepted(void **state)
+{
+    (void)state;
+    struct fixture f;
+    fixture_init(&f, true, SMPBOOT_APIC_XAPIC);
+    f.fake.hand_out_bad_page = true;
+    f.fake.bad_page = 0x9F000;  /* vector 0x9F: the last one below the reserved range */
+    assert_int_equal(smpboot_trampoline_install(&f.sb), SMPBOOT_OK);
+    assert_int_equal(smpboot_trampoline_sipi_vector(&f.sb), 0x9F);
+    smpboot_trampoline_remove(&f.sb);
+    assert_nothing_held(&f);
+}
+
+static void test_page_allocation_failure(void **state)
+{
+    (void)state;
+    static const enum smpboot_status errors[] = {SMPBOOT_ERR_NO_MEMORY, SMPBOOT_ERR_HOST};
+    for (size_t i = 0; i < 2; i++) {
+        struct fixture f;
+        fixture_init(&f, true, SMPBOOT_APIC_XAPIC);
+        f.fake.fail_alloc_call = 1;
+        f.fake.fail_alloc_status = errors[i];
+        assert_int_equal(smpboot_trampoline_install(&f.sb), errors[i]);
+        assert_int_equal(f.fake.mapping_count, 0);
+        assert_nothing_held(&f);
+    }
+}
+
+static void test_table_allocation_failure(void **state)
+{
+    (void)state;
+    for (unsigned call = 1; call <= 2; call++) {
+        struct fixture f;
+        fixture_init(&f, true, SMPBOOT_APIC_XAPIC);
+        fill_kernel_top(&f);
+        set_cr3(KERNEL_TOP_HIGH, bsp_state.cr4);
+        f.fake.fail_alloc_call = call;
+        f.fake.fail_alloc_status = SMPBOOT_ERR_NO_MEMORY;
+        assert_int_equal(smpboot_trampoline_install(&f.sb), SMPBOOT_ERR_NO_MEMORY);
+        assert_int_equal(f.fake.alloc_calls, call);
+        assert_int_equal(f.fake.mapping_count, 0);
+        assert_nothing_held(&f);
+    }
+}
+
+static void test_map_failure(void **state)
+{
+    (void)state;
+    static const uint64_t cr3s[] = {0x00123000u, KERNEL_TOP_HIGH};
+    for (size_t i = 0; i < 2; i++) {
+        struct fixture f;
+        fixture_init(&f, true, SMPBOOT_APIC_XAPIC);
+        fill_kernel_top(&f);
+        set_cr3(cr3s[i], bsp_state.cr4);
+        f.fake.map_status = SMPBOOT_ERR_MAP_FAILED;
+        assert_int_equal(smpboot_trampoline_install(&f.sb), SMPBOOT_ERR_MAP_FAILED);
+        assert_int_equal(f.fake.alloc_calls, i == 0 ? 1 : 2);
+        assert_nothing_held(&f);
+
+        /* The host's own code comes back unchanged. */
+        fixture_init(&f, true, SMPBOOT_APIC_XAPIC);
+        f.fake.map_status = SMPBOOT_ERR_NO_MEMORY;
+        assert_int_equal(smpboot_trampoline_install(&f.sb), SMPBOOT_ERR_NO_MEMORY);
+        assert_nothing_held(&f);
+    }
+}
+
+static void test_unreadable_kernel_table(void **state)
+{
+    (void)state;
+    struct fixture f;
+    fixture_init(&f, true, SMPBOOT_APIC_XAPIC);
+    set_cr3(KERNEL_TOP_HIGH, bsp_state.cr4);
+    f.fake.unreadable_phys = KERNEL_TOP_HIGH;
+    assert_int_equal(smpboot_trampoline_install(&f.sb), SMPBOOT_ERR_HOST);
+    assert_nothing_held(&f);
+}
+
+/*
+ * Walk the bootstrap tables from boot_cr3 to the trampoline page; check
+ * each step is present, supervisor-only and below 4 GiB, and return the leaf.
+ */
+static uint64_t walk_to_leaf(struct fixture *f, uint64_t cr3, unsigned levels, uint64_t va)
+{
+    uint64_t table = cr3;
+    for (unsigned level = levels; level >= 1; level--) {
+        assert_true(table + PAGE <= (1ull << 32));
+        const uint64_t *entries = fake_phys(&f->fake, table);
+        assert_non_null(entries);
+        uint64_t entry = entries[(va >> (12 + 9 * (level - 1))) & 511];
+        assert_true(entry & PTE_PRESENT);
+        assert_false(entry & PTE_USER);
+        assert_false(entry & PTE_NX);
+        if (level == 1)
+            return entry;
+        assert_true(entry & PTE_WRITABLE);
+        table = entry & CR3_ADDRESS;
+    }
+    fail();
+    return 0;
+}
+
+static void check_boot_tables(uint64_t cr4, unsigned levels)
+{
+    struct fixture f;
+    fixture_init(&f, true, SMPBOOT_APIC_XAPIC);
+    const uint64_t *kernel_top = fill_kernel_top(&f);
+    uint64_t kernel_cr3 = KERNEL_TOP_HIGH | 0x18;  /* PWT|PCD: flag bits stay the kernel's */
+    set_cr3(kernel_cr3, cr4);
+
+    assert_int_equal(smpboot_trampoline_install(&f.sb), SMPBOOT_OK);
+    uint64_t page = f.sb.tramp_phys;
+    const struct smpboot_tramp_params *p = params_of(&f);
+    assert_int_equal(f.fake.alloc_calls, 2);
+    assert_int_equal(f.fake.last_alloc_limit[1], 1ull << 32);
+    assert_int_equal(f.sb.boot_tables_pages, levels);
+    assert_int_equal(p->boot_cr3, f.sb.boot_tables_phys);
+    assert_true(p->boot_cr3 < (1ull << 32));
+    assert_int_equal(p->boot_cr3 & 0xFFF, 0);
+    assert_int_equal(p->kernel_cr3, kernel_cr3);
+    assert_int_equal(p->cr4, cr4);
+
+    /* The page maps to itself, read+exec only. */
+    uint64_t leaf = walk_to_leaf(&f, p->boot_cr3, levels, page);
+    assert_int_equal(leaf & CR3_ADDRESS, page);
+    assert_false(leaf & PTE_WRITABLE);
+
+    /* The top level: the kernel's upper half, and in the lower half only our entry 0. */
+    const uint64_t *top = fake_phys(&f.fake, p->boot_cr3);
+    assert_memory_equal(top + 256, kernel_top + 256, 256 * sizeof(uint64_t));
+    for (unsigned i = 1; i < 256; i++)
+        assert_int_equal(top[i], 0);
+    /* Every table below holds exactly the one entry on the path. */
+    uint64_t table = top[0] & CR3_ADDRESS;
+    for (unsigned level = levels - 1; level >= 1; level--) {
+        const uint64_t *entries = fake_phys(&f.fake, table);
+        unsigned used = 0;
+        for (unsigned i = 0; i < 512; i++)
+            used += entries[i] != 0;
+        assert_int_equal(used, 1);
+        table = entries[(page >> (12 + 9 * (level - 1))) & 511] & CR3_ADDRESS;
+    }
+
+    smpboot_trampoline_remove(&f.sb);
+    assert_halt_loop(fake_phys(&f.fake, page));
+    assert_nothing_held(&f);
+}
+
+static void test_boot_tables_4_level(void **state)
+{
+    (void)state;
+    check_boot_tables(bsp_state.cr4, 4);
+}
+
+static void test_boot_tables_5_level(void **state)
+{
+    (void)state;
+    check_boot_tables(bsp_state.cr4 | SMPBOOT_CR4_LA57, 5);
+}
+
+static void test_low_cr3_flags_are_masked(void **state)
+{
+    (void)state;
+    struct fixture f;
+    fixture_init(&f, true, SMPBOOT_APIC_XAPIC);
+    uint64_t kernel_cr3 = 0x00123000u | 0x18 | (1ull << 62);  /* PWT|PCD and a LAM bit */
+    set_cr3(kernel_cr3, bsp_state.cr4);
+    assert_int_equal(smpboot_trampoline_install(&f.sb), SMPBOOT_OK);
+    assert_int_equal(params_of(&f)->boot_cr3, 0x00123000u);
+    assert_int_equal(params_of(&f)->kernel_cr3, kernel_cr3);
+    assert_int_equal(f.sb.boot_tables_pages, 0);
+    smpboot_trampoline_remove(&f.sb);
+    assert_nothing_held(&f);
+}
+
+static void test_bad_calls(void **state)
+{
+    (void)state;
+    struct fixture f;
+
+    assert_int_equal(smpboot_trampoline_install(NULL), SMPBOOT_ERR_INVALID_ARGUMENT);
+    smpboot_trampoline_remove(NULL);
+    assert_int_equal(smpboot_trampoline_entered(NULL), 0);
+    assert_int_equal(smpboot_trampoline_sipi_vector(NULL), 0);
+
+    fixture_init(&f, true, SMPBOOT_APIC_XAPIC);
+    f.sb.host.unmap = NULL;  /* map and unmap come together */
+    assert_int_equal(smpboot_trampoline_install(&f.sb), SMPBOOT_ERR_MISSING_CALLBACK);
+    fixture_init(&f, true, SMPBOOT_APIC_XAPIC);
+    f.sb.host.phys_to_virt = NULL;
+    assert_int_equal(smpboot_trampoline_install(&f.sb), SMPBOOT_ERR_MISSING_CALLBACK);
+    assert_int_equal(f.fake.alloc_calls, 0);
+
+    fixture_init(&f, true, SMPBOOT_APIC_XAPIC);
+    f.sb.slots = NULL;  /* the slot table is not built yet */
+    assert_int_equal(smpboot_trampoline_install(&f.sb), SMPBOOT_ERR_BAD_STATE);
+    fixture_init(&f, true, SMPBOOT_APIC_XAPIC);
+    f.sb.slots_phys = (1ull << 32) - SMPBOOT_SLOT_SIZE;  /* the table's end crosses 4 GiB */
+    assert_int_equal(smpboot_trampoline_install(&f.sb), SMPBOOT_ERR_INVALID_ARGUMENT);
+    assert_int_equal(f.fake.alloc_calls, 0);
+
+    /* A BSP that is not in long mode has no state for the APs to copy. */
+    fixture_init(&f, true, SMPBOOT_APIC_XAPIC);
+    struct smpboot_cpu_state legacy = bsp_state;
+    legacy.efer = 0;
+    mock_arch_set_cpu_state(&legacy);
+    assert_int_equal(smpboot_trampoline_install(&f.sb), SMPBOOT_ERR_UNSUPPORTED);
+    assert_int_equal(f.fake.alloc_calls, 0);
+
+    /* Twice: refused, and the first installation stays intact. */
+    fixture_init(&f, true, SMPBOOT_APIC_XAPIC);
+    assert_int_equal(smpboot_trampoline_install(&f.sb), SMPBOOT_OK);
+    uint64_t page = f.sb.tramp_phys;
+    assert_int_equal(smpboot_trampoline_install(&f.sb), SMPBOOT_ERR_BAD_STATE);
+    assert_int_equal(f.sb.tramp_phys, page);
+    assert_int_equal(fake_live_allocations(&f.fake), 1);
+    smpboot_trampoline_remove(&f.sb);
+    assert_nothing_held(&f);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_blob_matches_its_layout),
+        cmocka_unit_test(test_install_remove_round_trip),
+        cmocka_unit_test(test_x2apic_flag),
+        cmocka_unit_test(test_without_map_callbacks),
+        cmocka_unit_test(test_entered_counter_and_vector),
+        cmocka_unit_test(test_bad_page_is_refused),
+        cmocka_unit_test(test_highest_usable_page_is_accepted),
+        cmocka_unit_test(test_page_allocation_failure),
+        cmocka_unit_test(test_table_allocation_failure),
+        cmocka_unit_test(test_map_failure),
+        cmocka_unit_test(test_unreadable_kernel_table),
+        cmocka_unit_test(test_boot_tables_4_level),
+        cmocka_unit_test(test_boot_tables_5_level),
+        cmocka_unit_test(test_low_cr3_flags_are_masked),
+        cmocka_unit_test(test_bad_calls),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
