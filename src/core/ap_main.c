@@ -30,14 +30,15 @@ void smpboot_ap_main(void *slot_address)
     }
 
     smpboot_entry_fn entry = sb->config.entry;
+    /* Everything the BSP reads about this CPU is written before the state says ONLINE. */
+    cpu->progress = SMPBOOT_PROGRESS_ONLINE;
+    __atomic_store_n(&cpu->result, SMPBOOT_CPU_ONLINE, __ATOMIC_RELEASE);
     slot->online_ns = sb->host.now_ns(sb->host.ctx);
     __atomic_store_n(&slot->progress, SMPBOOT_PROGRESS_ONLINE, __ATOMIC_RELEASE);
     uint32_t expected = SMPBOOT_SLOT_RELEASED;
     if (!__atomic_compare_exchange_n(&slot->state, &expected, SMPBOOT_SLOT_ONLINE, false,
                                      __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
         smpboot_arch_park();  /* only this AP leaves RELEASED: cannot happen */
-    cpu->progress = SMPBOOT_PROGRESS_ONLINE;
-    __atomic_store_n(&cpu->result, SMPBOOT_CPU_ONLINE, __ATOMIC_RELEASE);
 
     entry(cpu);
     smpboot_arch_park();

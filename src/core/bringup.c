@@ -64,11 +64,18 @@ static bool swap_state(struct smpboot_slot *slot, uint32_t from, uint32_t to)
                                        __ATOMIC_ACQUIRE);
 }
 
-/* Kicked, and no verdict yet: the BSP still owes it a decision. */
+/*
+ * Kicked, and no verdict yet: the BSP still owes it a decision. The state is
+ * read first: an AP writes its result before it sets ONLINE, so once ONLINE
+ * is seen (acquire) the result is too, and an AP going online between the two
+ * reads cannot look undecided.
+ */
 static bool in_flight(const struct engine *e, uint32_t i)
 {
-    return result_of(&e->sb->cpus[i]) == SMPBOOT_CPU_NOT_STARTED
-           && state_of(smpboot_slot_at(e->sb, i)) != SMPBOOT_SLOT_IDLE;
+    uint32_t state = state_of(smpboot_slot_at(e->sb, i));
+    if (state == SMPBOOT_SLOT_IDLE || state == SMPBOOT_SLOT_ONLINE)
+        return false;
+    return result_of(&e->sb->cpus[i]) == SMPBOOT_CPU_NOT_STARTED;
 }
 
 static void set_result(struct smpboot_cpu *cpu, enum smpboot_cpu_result result)
@@ -223,10 +230,13 @@ static void give_verdicts(struct engine *e, uint32_t first, uint32_t end)
     /* Those that answered in time: release them and wait for them to go online. */
     wait_batch(e, first, end, deadline_after(e, sb->config.ap_timeout_ns), GOAL_ONLINE);
     for (uint32_t i = first; i < end; i++) {
-        if (!in_flight(e, i))
+        struct smpboot_slot *slot = smpboot_slot_at(sb, i);
+        /* Answered, not online: ARRIVED or RELEASED. Anything else is decided. */
+        uint32_t state = state_of(slot);
+        if (!in_flight(e, i) || (state != SMPBOOT_SLOT_ARRIVED && state != SMPBOOT_SLOT_RELEASED))
             continue;
         struct smpboot_cpu *cpu = &sb->cpus[i];
-        cpu->progress = __atomic_load_n(&smpboot_slot_at(sb, i)->progress, __ATOMIC_ACQUIRE);
+        cpu->progress = __atomic_load_n(&slot->progress, __ATOMIC_ACQUIRE);
         set_result(cpu, SMPBOOT_CPU_STALLED);
         smpboot_logf(sb, SMPBOOT_LOG_ERROR, "APIC %u stopped after %s", cpu->apic_id,
                      smpboot_progress_str(cpu->progress));

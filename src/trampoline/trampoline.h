@@ -16,7 +16,13 @@
  * copies the blob, fills its parameters (BSP CR0/CR4/EFER/PAT/CR3, slot
  * table, x2APIC flag, smpboot_ap_main) and identity-maps the page read+exec
  * through host.map. Sets sb->tramp_*, sb->boot_tables_*. On failure releases
- * everything it took and returns the host's error.
+ * everything it took and returns the host's error. Own errors:
+ * SMPBOOT_ERR_BAD_TRAMPOLINE_PAGE (the page is not a usable SIPI page),
+ * SMPBOOT_ERR_BAD_STATE (installed already, or no slot table),
+ * SMPBOOT_ERR_INVALID_ARGUMENT (slot table reaching past 4 GiB),
+ * SMPBOOT_ERR_MISSING_CALLBACK, SMPBOOT_ERR_UNSUPPORTED (BSP not in long
+ * mode), SMPBOOT_ERR_HOST (phys_to_virt failed, or frames off limits).
+ * Layout and step-by-step walk: docs/trampoline.md.
  */
 enum smpboot_status smpboot_trampoline_install(struct smpboot *sb);
 
@@ -29,7 +35,11 @@ void smpboot_trampoline_remove(struct smpboot *sb);
 /* The SIPI vector: the page number of the trampoline page. */
 uint8_t smpboot_trampoline_sipi_vector(const struct smpboot *sb);
 
-/* How many APs entered the blob in real mode (before any slot was known). */
+/*
+ * How many times an AP entered the blob in real mode, before any slot was
+ * known (an AP that is sent INIT and SIPI again counts again). 0 when not
+ * installed.
+ */
 uint32_t smpboot_trampoline_entered(const struct smpboot *sb);
 
 #endif /* SMPBOOT_TRAMPOLINE_TRAMPOLINE_H */

@@ -18,10 +18,15 @@ static void x2apic_write(void *ctx, uint32_t reg, uint32_t value)
     __asm__ volatile("wrmsr" ::"c"(X2APIC_MSR_BASE + reg / 16), "a"(value), "d"(0u) : "memory");
 }
 
-/* One WRMSR sends the IPI: the destination is in the high half. */
+/*
+ * One WRMSR sends the IPI: the destination is in the high half. WRMSR to the
+ * x2APIC range is not serializing, so fence first: the target must see every
+ * store made before the IPI (the trampoline page, its slot).
+ */
 static void x2apic_write_icr(void *ctx, uint64_t icr)
 {
     (void)ctx;
+    __asm__ volatile("mfence; lfence" ::: "memory");
     __asm__ volatile("wrmsr" ::"c"(X2APIC_MSR_ICR), "a"((uint32_t)icr), "d"((uint32_t)(icr >> 32))
                      : "memory");
 }
