@@ -170,6 +170,11 @@ protected_mode_entry:
     lock cmpxchg [esi + SLOT_OFF_STATE], edx
     jne park
     mov dword [esi + SLOT_OFF_PROGRESS], PROGRESS_PROTECTED_MODE
+    ; Timestamps are raw TSC: the host clock cannot be called from here. The
+    ; BSP converts them with a ratio it measures over the bring-up.
+    rdtsc
+    mov [esi + SLOT_OFF_TSC_CLAIMED], eax
+    mov [esi + SLOT_OFF_TSC_CLAIMED + 4], edx
 
     ; --- Take the BSP's control state, in the order the CPU demands. ---
 
@@ -251,6 +256,10 @@ long_mode_entry:
     add rsi, [rbx + params + tramp_params.slots_virt]
     mov dword [rsi + SLOT_OFF_PROGRESS], PROGRESS_LONG_MODE
     mov dword [rsi + SLOT_OFF_PROGRESS], PROGRESS_KERNEL_CR3
+    rdtsc
+    shl rdx, 32
+    or rax, rdx
+    mov [rsi + SLOT_OFF_TSC_LONG_MODE], rax
 
     ; Our own stack (16-byte aligned), then C: rdi = slot, rbp = 0 ends
     ; any frame-pointer walk, and rflags = 0 (IF, DF, AC, TF clear; bit 1

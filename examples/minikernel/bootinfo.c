@@ -67,7 +67,8 @@ void bootinfo_read(uint32_t info_phys, struct bootinfo *out)
     if ((info->flags & MULTIBOOT_INFO_CMDLINE) && early_readable(info->cmdline, 1))
         copy_cmdline(info->cmdline, out);
 
-    if ((info->flags & MULTIBOOT_INFO_MEM_MAP) && early_readable(info->mmap_addr, info->mmap_length)) {
+    if ((info->flags & MULTIBOOT_INFO_MEM_MAP) &&
+        early_readable(info->mmap_addr, info->mmap_length)) {
         copy_memory_map(info, out);
     } else if (info->flags & MULTIBOOT_INFO_MEMORY) {
         /* No map: the two sizes describe conventional and extended memory. */

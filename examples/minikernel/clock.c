@@ -95,7 +95,8 @@ static bool calibrate(const struct refclock *ref)
     tsc_hz = median3(results[0], results[1], results[2]);
     ns_per_tsc_scaled = (1000000000ull << SCALE_SHIFT) / tsc_hz;
     tsc_origin = rdtsc();
-    kprintf("minikernel: clock: TSC %llu.%03llu MHz against the %s (%s); rounds %llu %llu %llu kHz\n",
+    kprintf("minikernel: clock: TSC %llu.%03llu MHz against the %s (%s); "
+            "rounds %llu %llu %llu kHz\n",
             (unsigned long long)(tsc_hz / 1000000), (unsigned long long)(tsc_hz / 1000 % 1000),
             ref->name, ref->detail, (unsigned long long)(results[0] / 1000),
             (unsigned long long)(results[1] / 1000), (unsigned long long)(results[2] / 1000));
@@ -131,7 +132,8 @@ void clock_init(enum clock_choice choice)
     struct cpuid_regs max_extended = cpuid(0x80000000u, 0);
     bool invariant = max_extended.eax >= 0x80000007u && (cpuid(0x80000007u, 0).edx & (1u << 8));
     if (!invariant)
-        kprintf("minikernel: clock: the CPU does not report an invariant TSC (normal under TCG)\n");
+        kprintf("minikernel: clock: the CPU does not report an invariant TSC "
+                "(QEMU's CPU models often do not)\n");
 }
 
 uint64_t clock_now_ns(void)

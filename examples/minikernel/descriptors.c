@@ -48,7 +48,8 @@ void descriptors_load_gdt(struct cpu_descriptors *tables, uintptr_t double_fault
                      (((base >> 24) & 0xFF) << 56);
     tables->gdt[4] = base >> 32;
 
-    struct descriptor_pointer pointer = { sizeof(tables->gdt) - 1, (uint64_t)(uintptr_t)tables->gdt };
+    struct descriptor_pointer pointer = { sizeof(tables->gdt) - 1,
+                                          (uint64_t)(uintptr_t)tables->gdt };
     __asm__ volatile("lgdt %0" : : "m"(pointer) : "memory");
     /* CS can only be reloaded by a far transfer: return to the next line through it. */
     __asm__ volatile("pushq %[code]\n\t"

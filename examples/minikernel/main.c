@@ -38,19 +38,26 @@ static uint8_t bsp_double_fault_stack[4096] __attribute__((aligned(16)));
 static enum smpboot_apic_mode choose_apic_mode(enum apic_choice choice, const struct topology *t)
 {
     bool supported = lapic_x2apic_supported();
-    bool already_on = lapic_x2apic_enabled();
     bool needed = t->highest_enabled_id > XAPIC_MAX_ID;
 
-    if (already_on) {
-        if (choice == APIC_CHOICE_XAPIC)
-            kprintf("minikernel: warning: apic=xapic ignored: firmware left the BSP in x2APIC mode\n");
+    if (lapic_x2apic_enabled()) {
+        kprintf("minikernel: lapic: x2APIC: the firmware left the BSP in x2APIC mode%s\n",
+                choice == APIC_CHOICE_XAPIC ? " (apic=xapic ignored)" : "");
         return SMPBOOT_APIC_X2APIC;
     }
-    if (choice == APIC_CHOICE_X2APIC || (choice == APIC_CHOICE_AUTO && needed)) {
-        if (supported)
+    if (choice == APIC_CHOICE_X2APIC) {
+        if (supported) {
+            kprintf("minikernel: lapic: x2APIC: requested on the command line\n");
             return SMPBOOT_APIC_X2APIC;
-        kprintf("minikernel: warning: x2APIC %s but this CPU lacks it; using xAPIC\n",
-                choice == APIC_CHOICE_X2APIC ? "requested" : "needed for apic ids > 254");
+        }
+        kprintf("minikernel: warning: x2APIC requested but this CPU lacks it; using xAPIC\n");
+    } else if (choice == APIC_CHOICE_AUTO && needed) {
+        if (supported) {
+            kprintf("minikernel: lapic: x2APIC: the MADT lists apic id %u, beyond xAPIC's 254\n",
+                    t->highest_enabled_id);
+            return SMPBOOT_APIC_X2APIC;
+        }
+        kprintf("minikernel: warning: x2APIC needed for apic ids > 254 but this CPU lacks it\n");
     }
     if (needed)
         kprintf("minikernel: warning: in xAPIC mode CPUs with apic ids > 254 are unreachable\n");

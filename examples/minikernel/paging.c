@@ -123,7 +123,8 @@ static void unmap_pages(uint64_t root, uint64_t virt, size_t pages)
     for (size_t i = 0; i < pages; i++) {
         uint64_t *entry;
         uint64_t page = virt + i * FRAME_SIZE;
-        if (entry_for(root, page, LEVEL_PT, false, &entry) == SMPBOOT_OK && (*entry & PTE_PRESENT)) {
+        if (entry_for(root, page, LEVEL_PT, false, &entry) == SMPBOOT_OK &&
+            (*entry & PTE_PRESENT)) {
             *entry = 0;
             invlpg(page);
         }
@@ -333,11 +334,12 @@ volatile void *paging_map_mmio(uint64_t phys, uint64_t bytes)
 {
     uint64_t first = align_down(phys, FRAME_SIZE);
     uint64_t pages = (align_up(phys + bytes, FRAME_SIZE) - first) / FRAME_SIZE;
-    if (root_phys == 0 || pages == 0 || pages > (MMIO_WINDOW_BASE + MMIO_WINDOW_SIZE - mmio_next) / FRAME_SIZE)
+    uint64_t window_left = (MMIO_WINDOW_BASE + MMIO_WINDOW_SIZE - mmio_next) / FRAME_SIZE;
+    if (root_phys == 0 || pages == 0 || pages > window_left)
         return NULL;
     uint64_t virt = mmio_next;
-    if (map_pages(root_phys, virt, first, (size_t)pages, leaf_bits(PAGING_WRITE | PAGING_UNCACHED)) !=
-        SMPBOOT_OK)
+    uint64_t bits = leaf_bits(PAGING_WRITE | PAGING_UNCACHED);
+    if (map_pages(root_phys, virt, first, (size_t)pages, bits) != SMPBOOT_OK)
         return NULL;
     mmio_next += pages * FRAME_SIZE;
     return (volatile void *)(uintptr_t)(virt + (phys - first));

@@ -60,7 +60,8 @@ bool topology_read(struct topology *out)
         if (cpu->from_x2apic_entry)
             out->enabled_x2apic_entries = true;
     }
-    kprintf("minikernel: madt: %u CPUs listed, %u enabled, %u entries skipped, local APIC at 0x%llx\n",
+    kprintf("minikernel: madt: %u CPUs listed, %u enabled, %u entries skipped, "
+            "local APIC at 0x%llx\n",
             out->info.cpu_count, out->info.enabled_count, out->info.skipped_count,
             (unsigned long long)out->info.lapic_phys);
     if (out->info.cpu_count > TOPOLOGY_CPUS_MAX)

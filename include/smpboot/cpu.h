@@ -28,6 +28,7 @@ enum smpboot_cpu_result {
     SMPBOOT_CPU_UNREACHABLE = 6,  /* ID not addressable in this APIC mode */
     SMPBOOT_CPU_SKIPPED = 7,      /* never kicked: total timeout or earlier failure */
     SMPBOOT_CPU_REJECTED = 8,     /* refused: the reserved ID 0xFFFFFFFF */
+    SMPBOOT_CPU_OFFLINE = 9,      /* taken offline by smpboot_offline(); may start again */
 };
 
 /*
@@ -44,6 +45,20 @@ enum smpboot_progress {
     SMPBOOT_PROGRESS_STACK = 5,           /* on its own stack */
     SMPBOOT_PROGRESS_C = 6,               /* in the library's AP-side C code */
     SMPBOOT_PROGRESS_ONLINE = 7,          /* released, calling the entry */
+};
+
+/*
+ * When an AP reached each step of its last bring-up, in nanoseconds of the
+ * host clock since that smpboot_start() call; 0 means never reached. The
+ * trampoline's steps are stamped with the TSC and converted by the BSP with
+ * a ratio measured over the same bring-up.
+ */
+struct smpboot_timeline {
+    uint64_t kicked;      /* the BSP sent its first INIT */
+    uint64_t trampoline;  /* it won its slot in 32-bit mode */
+    uint64_t long_mode;   /* 64-bit code, on the kernel's page tables */
+    uint64_t c_entry;     /* in the library's AP-side C code */
+    uint64_t online;      /* released, about to call the entry */
 };
 
 struct smpboot_cpu {
@@ -69,7 +84,12 @@ struct smpboot_cpu {
     /* Free for the kernel (a per-CPU pointer, say); the library never reads it. */
     void *user;
 
+    /* Filled for every AP that was kicked; read it after smpboot_start(). */
+    struct smpboot_timeline timeline;
+
     /* Private to the library. */
+    uint64_t priv_c_entry_ns;
+    uint64_t priv_c_entry_tsc;
     uint64_t priv_stack_phys;
     uint64_t priv_extra_stack_phys[SMPBOOT_MAX_EXTRA_STACKS];
 };

@@ -85,9 +85,10 @@ enum smpboot_status smpboot_add_cpu(struct smpboot *sb, uint32_t apic_id);
 
 /*
  * Start every added AP. Returns when each is online or has failed, never
- * later than the configured bounds. SMPBOOT_OK when all came online;
+ * later than the configured bounds. After smpboot_finish(), it may be called
+ * again to restart the CPUs taken offline with smpboot_offline() (only those). SMPBOOT_OK when all came online;
  * SMPBOOT_ERR_PARTIAL when some did not (see each CPU's result);
- * SMPBOOT_ERR_BAD_STATE when called twice; SMPBOOT_ERR_NOT_BSP from an AP;
+ * SMPBOOT_ERR_BAD_STATE when called twice (or after finish with no CPU offline); SMPBOOT_ERR_NOT_BSP from an AP;
  * a host callback's error (everything already allocated is then released);
  * SMPBOOT_ERR_IPI_BUSY when the ICR stayed busy (the rest are skipped).
  */
@@ -102,6 +103,18 @@ enum smpboot_status smpboot_start(struct smpboot *sb);
  */
 enum smpboot_status smpboot_finish(struct smpboot *sb);
 
+/*
+ * Take one online AP offline: send it INIT (back to wait-for-SIPI) and free
+ * its stacks. For CPU hotplug, suspend, kexec, or measuring bring-up again.
+ * INIT stops the AP wherever it is, so the kernel must first bring it to a
+ * standstill (e.g. interrupts off in a HLT loop, holding no lock). Only after
+ * smpboot_finish(), only on the BSP. The CPU's result becomes
+ * SMPBOOT_CPU_OFFLINE; a later smpboot_start() starts the offline CPUs again.
+ * Errors: SMPBOOT_ERR_BAD_STATE, SMPBOOT_ERR_NOT_BSP, SMPBOOT_ERR_INVALID_ARGUMENT
+ * (index 0, out of range, or not online), or the IPI's error (it stays online).
+ */
+enum smpboot_status smpboot_offline(struct smpboot *sb, uint32_t index);
+
 /* CPUs in the table (BSP included). */
 uint32_t smpboot_cpu_count(const struct smpboot *sb);
 /* Entry by logical index, or NULL. */
@@ -110,7 +123,7 @@ struct smpboot_cpu *smpboot_cpu_get(struct smpboot *sb, uint32_t index);
 struct smpboot_cpu *smpboot_cpu_find(struct smpboot *sb, uint32_t apic_id);
 /* CPUs whose result is SMPBOOT_CPU_ONLINE or SMPBOOT_CPU_BSP. */
 uint32_t smpboot_online_count(const struct smpboot *sb);
-/* Nanoseconds from the start call until the last AP came online (0 if none did). */
+/* Nanoseconds from the last start call until the last AP came online (0 if none did). */
 uint64_t smpboot_bringup_ns(const struct smpboot *sb);
 
 /* After bring-up, from any online CPU. */

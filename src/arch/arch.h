@@ -22,6 +22,9 @@ struct smpboot_cpu_state {
 
 void smpboot_arch_read_cpu_state(struct smpboot_cpu_state *state);
 
+/* The time-stamp counter (RDTSC is unprivileged unless CR4.TSD). */
+uint64_t smpboot_arch_read_tsc(void);
+
 /* One spin-wait step (PAUSE). */
 void smpboot_arch_pause(void);
 

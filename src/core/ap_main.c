@@ -22,6 +22,10 @@ void smpboot_ap_main(void *slot_address)
     __atomic_store_n(&slot->progress, SMPBOOT_PROGRESS_C, __ATOMIC_RELEASE);
 
     uint64_t arrived = sb->host.now_ns(sb->host.ctx);
+    /* A (clock, TSC) pair: the BSP converts the trampoline's TSC stamps with it. */
+    cpu->priv_c_entry_tsc = smpboot_arch_read_tsc();
+    cpu->priv_c_entry_ns = arrived;
+    cpu->timeline.c_entry = arrived - sb->start_ns;
     while (__atomic_load_n(&slot->state, __ATOMIC_ACQUIRE) != SMPBOOT_SLOT_RELEASED) {
         /* A BSP that never releases us has given up: stay out of its way. */
         if (sb->host.now_ns(sb->host.ctx) - arrived > release_wait_bound(sb))
@@ -34,6 +38,7 @@ void smpboot_ap_main(void *slot_address)
     cpu->progress = SMPBOOT_PROGRESS_ONLINE;
     __atomic_store_n(&cpu->result, SMPBOOT_CPU_ONLINE, __ATOMIC_RELEASE);
     slot->online_ns = sb->host.now_ns(sb->host.ctx);
+    cpu->timeline.online = slot->online_ns - sb->start_ns;
     __atomic_store_n(&slot->progress, SMPBOOT_PROGRESS_ONLINE, __ATOMIC_RELEASE);
     uint32_t expected = SMPBOOT_SLOT_RELEASED;
     if (!__atomic_compare_exchange_n(&slot->state, &expected, SMPBOOT_SLOT_ONLINE, false,

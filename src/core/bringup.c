@@ -9,6 +9,7 @@
  * race on, always by compare-and-swap.
  */
 #include "core/session.h"
+#include "arch/arch.h"
 #include "trampoline/trampoline.h"
 
 struct attempt {
@@ -176,6 +177,7 @@ static void kick_batch(struct engine *e, uint32_t first, uint32_t end, const str
                 set_result(cpu, SMPBOOT_CPU_SKIPPED);
                 continue;
             }
+            cpu->timeline.kicked = now(e) - sb->start_ns;
             __atomic_store_n(&slot->state, SMPBOOT_SLOT_KICKED, __ATOMIC_RELEASE);
         } else if (!swap_state(slot, SMPBOOT_SLOT_KICKED, SMPBOOT_SLOT_HELD)) {
             continue;  /* answered meanwhile */
@@ -269,6 +271,8 @@ static void screen_ids(struct smpboot *sb)
 {
     for (uint32_t i = 1; i < sb->cpu_count; i++) {
         struct smpboot_cpu *cpu = &sb->cpus[i];
+        if (cpu->result != SMPBOOT_CPU_NOT_STARTED)
+            continue;
         if (cpu->apic_id == 0xFFFFFFFFu) {
             cpu->result = SMPBOOT_CPU_REJECTED;
             smpboot_logf(sb, SMPBOOT_LOG_ERROR, "APIC ID 0xffffffff is the broadcast ID: rejected");
@@ -280,12 +284,14 @@ static void screen_ids(struct smpboot *sb)
     }
 }
 
+/* Undo prepare(): only the CPUs about to start own stacks from it. */
 static void release_borrowed(struct smpboot *sb)
 {
     smpboot_trampoline_remove(sb);
     smpboot_slots_destroy(sb);
     for (uint32_t i = 1; i < sb->cpu_count; i++)
-        smpboot_stacks_free(sb, &sb->cpus[i]);
+        if (sb->cpus[i].result == SMPBOOT_CPU_NOT_STARTED)
+            smpboot_stacks_free(sb, &sb->cpus[i]);
 }
 
 static enum smpboot_status prepare(struct smpboot *sb)
@@ -306,6 +312,45 @@ static enum smpboot_status prepare(struct smpboot *sb)
     return status;
 }
 
+/* a * b / c without overflow, trading low bits of precision when it must. */
+static uint64_t scale(uint64_t a, uint64_t b, uint64_t c)
+{
+    uint64_t product;
+    while (__builtin_mul_overflow(a, b, &product)) {
+        a >>= 1;
+        c >>= 1;
+    }
+    return c ? product / c : 0;
+}
+
+/*
+ * The trampoline stamps with the TSC. Each AP's C code took a (clock, TSC)
+ * pair; the BSP measured TSC ticks per clock nanosecond over the bring-up.
+ * A step's time is then the pair's clock minus the ticks since the step.
+ */
+static void convert_trampoline_stamps(struct smpboot *sb, uint64_t start_tsc, uint64_t end_tsc,
+                                      uint64_t end_ns)
+{
+    uint64_t ticks = end_tsc - start_tsc, ns = end_ns - sb->start_ns;
+    if (end_tsc <= start_tsc || ns == 0)
+        return;
+    for (uint32_t i = 1; i < sb->cpu_count; i++) {
+        struct smpboot_cpu *cpu = &sb->cpus[i];
+        const struct smpboot_slot *slot = smpboot_slot_at(sb, i);
+        if (!cpu->priv_c_entry_tsc)
+            continue;
+        const uint64_t stamps[2] = {slot->tsc_claimed, slot->tsc_long_mode};
+        uint64_t *steps[2] = {&cpu->timeline.trampoline, &cpu->timeline.long_mode};
+        for (int k = 0; k < 2; k++) {
+            if (!stamps[k] || stamps[k] > cpu->priv_c_entry_tsc)
+                continue;
+            uint64_t back = scale(cpu->priv_c_entry_tsc - stamps[k], ns, ticks);
+            uint64_t at = cpu->priv_c_entry_ns - back;
+            *steps[k] = at > sb->start_ns ? at - sb->start_ns : 1;
+        }
+    }
+}
+
 /* When the last AP went online, by the APs' own stamps. */
 static uint64_t last_online_stamp(const struct smpboot *sb)
 {
@@ -318,25 +363,66 @@ static uint64_t last_online_stamp(const struct smpboot *sb)
     return last;
 }
 
+/* After finish, a new start brings back exactly the CPUs taken offline. */
+static bool rearm_offline_cpus(struct smpboot *sb)
+{
+    bool any = false;
+    for (uint32_t i = 1; i < sb->cpu_count; i++) {
+        struct smpboot_cpu *cpu = &sb->cpus[i];
+        if (cpu->result != SMPBOOT_CPU_OFFLINE)
+            continue;
+        cpu->result = SMPBOOT_CPU_NOT_STARTED;
+        any = true;
+    }
+    return any;
+}
+
+static bool has_offline_cpu(const struct smpboot *sb)
+{
+    for (uint32_t i = 1; i < sb->cpu_count; i++)
+        if (sb->cpus[i].result == SMPBOOT_CPU_OFFLINE)
+            return true;
+    return false;
+}
+
 enum smpboot_status smpboot_start(struct smpboot *sb)
 {
     if (!sb)
         return SMPBOOT_ERR_INVALID_ARGUMENT;
-    if (sb->phase != SMPBOOT_PHASE_READY)
+    bool restart = sb->phase == SMPBOOT_PHASE_FINISHED && has_offline_cpu(sb);
+    if (sb->phase != SMPBOOT_PHASE_READY && !restart)
         return SMPBOOT_ERR_BAD_STATE;
     if (smpboot_self_apic_id(sb) != sb->bsp_apic_id)
         return SMPBOOT_ERR_NOT_BSP;
+    if (restart)
+        rearm_offline_cpus(sb);
 
     sb->phase = SMPBOOT_PHASE_STARTING;
     sb->start_ns = sb->host.now_ns(sb->host.ctx);
+    uint64_t start_tsc = smpboot_arch_read_tsc();
     sb->all_online_ns = 0;
+    for (uint32_t i = 1; i < sb->cpu_count; i++) {
+        struct smpboot_cpu *cpu = &sb->cpus[i];
+        if (cpu->result != SMPBOOT_CPU_NOT_STARTED)
+            continue;
+        cpu->timeline = (struct smpboot_timeline){0, 0, 0, 0, 0};
+        cpu->priv_c_entry_ns = cpu->priv_c_entry_tsc = 0;
+        cpu->progress = SMPBOOT_PROGRESS_NONE;
+        cpu->retries = 0;
+        cpu->esr = 0;
+    }
     screen_ids(sb);
     enum smpboot_status status = prepare(sb);
     if (status != SMPBOOT_OK) {
         /* Nothing was sent: the kernel may free memory and try again. */
-        for (uint32_t i = 1; i < sb->cpu_count; i++)
-            sb->cpus[i].result = SMPBOOT_CPU_NOT_STARTED;
-        sb->phase = SMPBOOT_PHASE_READY;
+        for (uint32_t i = 1; i < sb->cpu_count; i++) {
+            enum smpboot_cpu_result *result = &sb->cpus[i].result;
+            if (*result == SMPBOOT_CPU_UNREACHABLE || *result == SMPBOOT_CPU_REJECTED)
+                *result = SMPBOOT_CPU_NOT_STARTED;
+            else if (restart && *result == SMPBOOT_CPU_NOT_STARTED)
+                *result = SMPBOOT_CPU_OFFLINE;
+        }
+        sb->phase = restart ? SMPBOOT_PHASE_FINISHED : SMPBOOT_PHASE_READY;
         return status;
     }
 
@@ -356,6 +442,7 @@ enum smpboot_status smpboot_start(struct smpboot *sb)
     }
 
     sb->all_online_ns = last_online_stamp(sb);
+    convert_trampoline_stamps(sb, start_tsc, smpboot_arch_read_tsc(), sb->host.now_ns(sb->host.ctx));
     sb->phase = SMPBOOT_PHASE_STARTED;
     if (e.icr_stuck)
         return SMPBOOT_ERR_IPI_BUSY;

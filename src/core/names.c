@@ -12,6 +12,7 @@ const char *smpboot_cpu_result_str(enum smpboot_cpu_result result)
     case SMPBOOT_CPU_UNREACHABLE: return "unreachable";
     case SMPBOOT_CPU_SKIPPED: return "skipped";
     case SMPBOOT_CPU_REJECTED: return "rejected";
+    case SMPBOOT_CPU_OFFLINE: return "offline";
     }
     return "unknown result";
 }

@@ -42,7 +42,8 @@ struct smpboot_slot {
     uint64_t cpu;        /* 24: struct smpboot_cpu *, virtual */
     uint64_t session;    /* 32: struct smpboot *, virtual */
     uint64_t online_ns;  /* 40: the AP's clock when it went online */
-    uint64_t reserved1[2]; /* 48: room for per-step timestamps */
+    uint64_t tsc_claimed;  /* 48: TSC when the trampoline won the slot */
+    uint64_t tsc_long_mode; /* 56: TSC once in long mode on the kernel's CR3 */
 };
 
 #define SMPBOOT_SLOT_SIZE 64u
@@ -50,11 +51,16 @@ struct smpboot_slot {
 #define SMPBOOT_SLOT_OFF_STATE 4u
 #define SMPBOOT_SLOT_OFF_PROGRESS 8u
 #define SMPBOOT_SLOT_OFF_STACK_TOP 16u
+#define SMPBOOT_SLOT_OFF_TSC_CLAIMED 48u
+#define SMPBOOT_SLOT_OFF_TSC_LONG_MODE 56u
 
 _Static_assert(sizeof(struct smpboot_slot) == SMPBOOT_SLOT_SIZE, "slot size");
 _Static_assert(offsetof(struct smpboot_slot, apic_id) == SMPBOOT_SLOT_OFF_APIC_ID, "slot apic_id");
 _Static_assert(offsetof(struct smpboot_slot, state) == SMPBOOT_SLOT_OFF_STATE, "slot state");
 _Static_assert(offsetof(struct smpboot_slot, progress) == SMPBOOT_SLOT_OFF_PROGRESS, "slot progress");
 _Static_assert(offsetof(struct smpboot_slot, stack_top) == SMPBOOT_SLOT_OFF_STACK_TOP, "slot stack_top");
+_Static_assert(offsetof(struct smpboot_slot, tsc_claimed) == SMPBOOT_SLOT_OFF_TSC_CLAIMED, "slot tsc_claimed");
+_Static_assert(offsetof(struct smpboot_slot, tsc_long_mode) == SMPBOOT_SLOT_OFF_TSC_LONG_MODE,
+               "slot tsc_long_mode");
 
 #endif /* SMPBOOT_CORE_SLOT_H */

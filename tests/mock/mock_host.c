@@ -348,7 +348,9 @@ static bool claim(struct mock_ap *ap, struct smpboot_slot *slot)
     }
     ap->won_slot = true;
     __atomic_store_n(&slot->progress, SMPBOOT_PROGRESS_PROTECTED_MODE, __ATOMIC_RELEASE);
+    slot->tsc_claimed = __builtin_ia32_rdtsc();
     __atomic_store_n(&slot->progress, SMPBOOT_PROGRESS_LONG_MODE, __ATOMIC_RELEASE);
+    slot->tsc_long_mode = __builtin_ia32_rdtsc();
     if (ap->behavior == MOCK_AP_STALL)
         return false;
     uint64_t top = slot->stack_top;
@@ -404,9 +406,7 @@ static void deliver_init(struct mock_ap *ap)
     ap->init_at_ns = clock_ns();
     if (ap->behavior == MOCK_AP_LATE)
         __atomic_store_n(&ap->reset_while_late, true, __ATOMIC_RELEASE);
-    /* A thread already in the kernel cannot be reset; the engine must not try. */
-    if (ap->running && ap->entries)
-        protocol_error("INIT sent to an AP that is online");
+    /* Back to wait-for-SIPI, wherever it was (its thread has parked: it ended). */
     ap->running = false;
 }
 

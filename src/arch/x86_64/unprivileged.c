@@ -1,0 +1,12 @@
+/* PAUSE and RDTSC are unprivileged: the same code serves the kernel and the host tests. */
+#include "arch/arch.h"
+
+void smpboot_arch_pause(void)
+{
+    __builtin_ia32_pause();
+}
+
+uint64_t smpboot_arch_read_tsc(void)
+{
+    return __builtin_ia32_rdtsc();
+}
