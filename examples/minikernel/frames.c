@@ -2,7 +2,6 @@
 #include "frames.h"
 
 #include "console.h"
-#include "layout.h"
 #include "multiboot.h"
 
 /* Each split of a range costs one entry; the guests we boot need a handful. */
@@ -17,8 +16,6 @@ static struct free_range ranges[FREE_RANGES_MAX]; /* sorted by start, disjoint, 
 static uint32_t range_count;
 static uint64_t free_frames;
 static uint64_t memory_top;
-
-extern char __image_start[], __image_end[];
 
 static uint64_t align_up(uint64_t value, uint64_t align)
 {
@@ -111,7 +108,7 @@ static void reserve(uint64_t start, uint64_t end)
     }
 }
 
-void frames_init(const struct bootinfo *info)
+void frames_init(const struct bootinfo *info, uint64_t reserved_start, uint64_t reserved_end)
 {
     for (uint32_t i = 0; i < info->range_count; i++) {
         const struct memory_range *m = &info->ranges[i];
@@ -132,8 +129,7 @@ void frames_init(const struct bootinfo *info)
     }
     /* Page 0 holds the real-mode IVT, and a zero address looks like NULL. */
     reserve(0, FRAME_SIZE);
-    reserve((uint64_t)(uintptr_t)__image_start - KERNEL_VMA_BASE,
-            (uint64_t)(uintptr_t)__image_end - KERNEL_VMA_BASE);
+    reserve(reserved_start, reserved_end);
 }
 
 enum smpboot_status frames_alloc(size_t pages, uint64_t min, uint64_t limit, uint64_t align,

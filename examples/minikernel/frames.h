@@ -25,9 +25,9 @@
 
 /*
  * Free every available range of the map, except page 0 (the real-mode
- * interrupt table) and the kernel image.
+ * interrupt table) and [reserved_start, reserved_end) (the kernel image).
  */
-void frames_init(const struct bootinfo *info);
+void frames_init(const struct bootinfo *info, uint64_t reserved_start, uint64_t reserved_end);
 
 /*
  * `pages` contiguous frames, the first a multiple of `align` (a power of two,

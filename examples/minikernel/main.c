@@ -11,6 +11,7 @@
 #include "console.h"
 #include "frames.h"
 #include "lapic.h"
+#include "layout.h"
 #include "multiboot.h"
 #include "options.h"
 #include "paging.h"
@@ -24,6 +25,8 @@
 #define XAPIC_MAX_ID 254u /* 255 is the xAPIC broadcast ID */
 
 void kmain(uint32_t multiboot_info_phys);
+
+extern char __image_start[], __image_end[];
 
 static struct bootinfo bootinfo;
 static struct topology topology;
@@ -93,7 +96,8 @@ void kmain(uint32_t multiboot_info_phys)
     struct options options;
     options_parse(bootinfo.cmdline, &options);
 
-    frames_init(&bootinfo);
+    frames_init(&bootinfo, (uintptr_t)__image_start - KERNEL_VMA_BASE,
+                (uintptr_t)__image_end - KERNEL_VMA_BASE);
     paging_init(&bootinfo);
     print_memory(&bootinfo);
     kprintf("minikernel: paging: kernel page tables at 0x%llx, NX %s\n",

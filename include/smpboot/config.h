@@ -87,6 +87,16 @@ struct smpboot_config {
     uint32_t extra_stack_count;
     size_t extra_stack_size;
 
+    /*
+     * Optional guard pages. 0: stacks are used through phys_to_virt and have
+     * no guard. Otherwise the base of a virtual window the kernel reserves
+     * for AP stacks (page-aligned, canonical, mapped by nothing else): the
+     * library maps every stack there through host.map (read+write, no exec)
+     * with one unmapped page below it, so an overflow faults instead of
+     * corrupting. The window spans smpboot_stack_window_bytes().
+     */
+    uint64_t stack_window;
+
     /* Required: where each AP goes, and what it finds in cpu->arg. */
     smpboot_entry_fn entry;
     void *entry_arg;
@@ -103,6 +113,9 @@ void smpboot_config_default(struct smpboot_config *config);
  * for CPUs that need no INIT delay (recent Intel and AMD, hypervisors).
  */
 void smpboot_config_fast(struct smpboot_config *config);
+
+/* Bytes of virtual window config.stack_window must reserve for `cpu_count` CPUs. */
+uint64_t smpboot_stack_window_bytes(const struct smpboot_config *config, uint32_t cpu_count);
 
 /* SMPBOOT_OK, or SMPBOOT_ERR_BAD_CONFIG (smpboot_init() logs which field). */
 enum smpboot_status smpboot_config_check(const struct smpboot_config *config);

@@ -63,7 +63,17 @@ enum smpboot_status smpboot_config_check(const struct smpboot_config *config)
         return SMPBOOT_ERR_BAD_CONFIG;
     if (config->extra_stack_count > 0 && !is_page_multiple(config->extra_stack_size))
         return SMPBOOT_ERR_BAD_CONFIG;
+    if (config->stack_window % 4096)
+        return SMPBOOT_ERR_BAD_CONFIG;
     if (!config->entry)
         return SMPBOOT_ERR_BAD_CONFIG;
     return SMPBOOT_OK;
+}
+
+uint64_t smpboot_stack_window_bytes(const struct smpboot_config *config, uint32_t cpu_count)
+{
+    /* Each stack is preceded by its guard page; the BSP (index 0) has none. */
+    uint64_t per_cpu = config->stack_size + 4096;
+    per_cpu += (uint64_t)config->extra_stack_count * (config->extra_stack_size + 4096);
+    return cpu_count > 1 ? per_cpu * (cpu_count - 1) : 0;
 }

@@ -4,7 +4,8 @@
  */
 #include "core/session.h"
 
-static bool host_is_complete(const struct smpboot_host *host, enum smpboot_apic_mode mode)
+static bool host_is_complete(const struct smpboot_host *host, enum smpboot_apic_mode mode,
+                             uint64_t stack_window)
 {
     if (!host->apic.read || !host->apic.write || !host->now_ns || !host->alloc_frames
         || !host->free_frames || !host->phys_to_virt)
@@ -13,6 +14,8 @@ static bool host_is_complete(const struct smpboot_host *host, enum smpboot_apic_
         return false;
     /* Half a mapping interface would leave an identity mapping behind. */
     if (!host->map != !host->unmap)
+        return false;
+    if (stack_window && !host->map)
         return false;
     return true;
 }
@@ -37,7 +40,7 @@ enum smpboot_status smpboot_init(struct smpboot *sb, const struct smpboot_host *
                      smpboot_status_str(status));
         return status;
     }
-    if (!host_is_complete(host, config->apic_mode)) {
+    if (!host_is_complete(host, config->apic_mode, config->stack_window)) {
         smpboot_logf(sb, SMPBOOT_LOG_ERROR, "init: a required host callback is NULL");
         return SMPBOOT_ERR_MISSING_CALLBACK;
     }

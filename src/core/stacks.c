@@ -1,29 +1,66 @@
-/* Stacks come from the host's frames and are reached through its direct map. */
+/*
+ * AP stacks come from the host's frames. Without a stack window they are
+ * used through the direct map. With one, each stack is mapped at a fixed
+ * place in the window, derived from the CPU's index, above an unmapped guard
+ * page: the layout needs no allocator and the unmap needs no record.
+ */
 #include "core/session.h"
 
-static enum smpboot_status alloc_stack(struct smpboot *sb, size_t bytes, uint64_t *phys,
-                                       uintptr_t *top)
+#define PAGE SMPBOOT_PAGE_SIZE
+
+/* Window offset of stack `which` (0: the main stack, 1..: extra stacks) of CPU `index`, guard included. */
+static uint64_t window_offset(const struct smpboot *sb, uint32_t index, uint32_t which)
 {
-    size_t pages = bytes / SMPBOOT_PAGE_SIZE;
-    enum smpboot_status status =
-        sb->host.alloc_frames(sb->host.ctx, pages, UINT64_MAX, SMPBOOT_PAGE_SIZE, phys);
+    const struct smpboot_config *c = &sb->config;
+    uint64_t offset = smpboot_stack_window_bytes(c, index);
+    if (which > 0)
+        offset += c->stack_size + PAGE + (uint64_t)(which - 1) * (c->extra_stack_size + PAGE);
+    return offset;
+}
+
+static enum smpboot_status alloc_stack(struct smpboot *sb, uint32_t index, uint32_t which,
+                                       size_t bytes, uint64_t *phys, uintptr_t *top)
+{
+    size_t pages = bytes / PAGE;
+    enum smpboot_status status = sb->host.alloc_frames(sb->host.ctx, pages, UINT64_MAX, PAGE, phys);
     if (status != SMPBOOT_OK)
         return status;
-    uintptr_t base = (uintptr_t)sb->host.phys_to_virt(sb->host.ctx, *phys);
+    uintptr_t base;
+    if (sb->config.stack_window) {
+        base = (uintptr_t)(sb->config.stack_window + window_offset(sb, index, which) + PAGE);
+        status = sb->host.map(sb->host.ctx, base, *phys, pages, SMPBOOT_MAP_WRITE);
+        if (status != SMPBOOT_OK) {
+            sb->host.free_frames(sb->host.ctx, *phys, pages);
+            *phys = 0;
+            return status;
+        }
+    } else {
+        base = (uintptr_t)sb->host.phys_to_virt(sb->host.ctx, *phys);
+    }
     *top = (base + bytes) & ~(uintptr_t)15;
     return SMPBOOT_OK;
 }
 
+static void free_stack(struct smpboot *sb, size_t bytes, uint64_t *phys, uintptr_t *top)
+{
+    size_t pages = bytes / PAGE;
+    if (sb->config.stack_window)
+        sb->host.unmap(sb->host.ctx, (*top - bytes) & ~(uintptr_t)(PAGE - 1), pages);
+    sb->host.free_frames(sb->host.ctx, *phys, pages);
+    *phys = 0;
+    *top = 0;
+}
+
 enum smpboot_status smpboot_stacks_alloc(struct smpboot *sb, struct smpboot_cpu *cpu)
 {
-    enum smpboot_status status =
-        alloc_stack(sb, sb->config.stack_size, &cpu->priv_stack_phys, &cpu->stack_top);
+    enum smpboot_status status = alloc_stack(sb, cpu->index, 0, sb->config.stack_size,
+                                             &cpu->priv_stack_phys, &cpu->stack_top);
     if (status != SMPBOOT_OK)
         return status;
     cpu->stack_size = sb->config.stack_size;
     for (uint32_t i = 0; i < sb->config.extra_stack_count; i++) {
-        status = alloc_stack(sb, sb->config.extra_stack_size, &cpu->priv_extra_stack_phys[i],
-                             &cpu->extra_stack_top[i]);
+        status = alloc_stack(sb, cpu->index, i + 1, sb->config.extra_stack_size,
+                             &cpu->priv_extra_stack_phys[i], &cpu->extra_stack_top[i]);
         if (status != SMPBOOT_OK) {
             smpboot_stacks_free(sb, cpu);
             return status;
@@ -35,18 +72,12 @@ enum smpboot_status smpboot_stacks_alloc(struct smpboot *sb, struct smpboot_cpu 
 /* Frees whatever part of the set was allocated; a zero top marks "none". */
 void smpboot_stacks_free(struct smpboot *sb, struct smpboot_cpu *cpu)
 {
-    for (uint32_t i = 0; i < SMPBOOT_MAX_EXTRA_STACKS; i++) {
-        if (cpu->extra_stack_top[i]) {
-            sb->host.free_frames(sb->host.ctx, cpu->priv_extra_stack_phys[i],
-                                 sb->config.extra_stack_size / SMPBOOT_PAGE_SIZE);
-            cpu->extra_stack_top[i] = 0;
-            cpu->priv_extra_stack_phys[i] = 0;
-        }
-    }
+    for (uint32_t i = 0; i < SMPBOOT_MAX_EXTRA_STACKS; i++)
+        if (cpu->extra_stack_top[i])
+            free_stack(sb, sb->config.extra_stack_size, &cpu->priv_extra_stack_phys[i],
+                       &cpu->extra_stack_top[i]);
     if (cpu->stack_top) {
-        sb->host.free_frames(sb->host.ctx, cpu->priv_stack_phys, cpu->stack_size / SMPBOOT_PAGE_SIZE);
-        cpu->stack_top = 0;
+        free_stack(sb, cpu->stack_size, &cpu->priv_stack_phys, &cpu->stack_top);
         cpu->stack_size = 0;
-        cpu->priv_stack_phys = 0;
     }
 }

@@ -14,7 +14,7 @@
 #define LOW_PAGES (MOCK_LOW_BYTES / PAGE)
 #define HIGH_PAGES (MOCK_HIGH_BYTES / PAGE)
 #define MAX_ALLOCS 4096
-#define MAX_MAPS 64
+#define MAX_MAPS 1024
 #define MAX_EVENTS 16384
 #define MAX_THREADS 1024
 
@@ -278,6 +278,17 @@ uint64_t mock_pages_outstanding(void)
 
 unsigned mock_alloc_calls(void) { return m.alloc_calls; }
 unsigned mock_maps_outstanding(void) { return m.map_count; }
+
+int mock_mapping_flags(uint64_t virt)
+{
+    int flags = -1;
+    pthread_mutex_lock(&m.lock);
+    for (unsigned i = 0; i < m.map_count; i++)
+        if (virt >= m.maps[i].virt && virt < m.maps[i].virt + m.maps[i].pages * PAGE)
+            flags = (int)m.maps[i].flags;
+    pthread_mutex_unlock(&m.lock);
+    return flags;
+}
 
 static void *host_phys_to_virt(void *ctx, uint64_t phys)
 {

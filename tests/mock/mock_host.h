@@ -95,6 +95,8 @@ struct mock_ap *mock_ap_at(unsigned index);
 
 uint64_t mock_pages_outstanding(void);
 unsigned mock_maps_outstanding(void);
+/* Flags of the mapping that covers virt, or -1 when nothing maps it. */
+int mock_mapping_flags(uint64_t virt);
 unsigned mock_alloc_calls(void);
 /* Allocate a frame in the high (>= 4 GiB) region, outside the accounting. */
 uint64_t mock_alloc_high_frame(void);
