@@ -110,6 +110,9 @@ static void reserve(uint64_t start, uint64_t end)
 
 void frames_init(const struct bootinfo *info, uint64_t reserved_start, uint64_t reserved_end)
 {
+    range_count = 0;
+    free_frames = 0;
+    memory_top = 0;
     for (uint32_t i = 0; i < info->range_count; i++) {
         const struct memory_range *m = &info->ranges[i];
         if (m->type != MULTIBOOT_MEMORY_AVAILABLE)

@@ -61,7 +61,10 @@ struct smpboot_madt_info {
     uint32_t enabled_count;
     /* NMI entries found; may exceed the capacity. */
     uint32_t nmi_count;
-    /* Entries ignored: ID 0xFF/0xFFFFFFFF, duplicates, neither enabled nor online-capable. */
+    /*
+     * Entries ignored: ID 0xFF/0xFFFFFFFF, duplicates, neither enabled nor
+     * online-capable, and NMI entries with a reserved polarity/trigger or LINT > 1.
+     */
     uint32_t skipped_count;
 };
 
