@@ -6,6 +6,21 @@
 #include "idle.h"
 #include "lapic.h"
 
+/*
+ * fault=ap_stack_overflow: recurse until the stack runs out. With
+ * stack_guard=1 the push into the guard page faults, delivering that #PF
+ * faults again on the same stack, and the CPU raises #DF, which runs on its
+ * own IST stack and reports. The depth bound is far beyond any stack size.
+ */
+static uint64_t exhaust_stack(uint64_t depth)
+{
+    volatile uint8_t frame[512];
+    frame[0] = (uint8_t)depth;
+    if (depth > (1ull << 32))
+        return frame[0];
+    return exhaust_stack(depth + 1) + frame[0];
+}
+
 void ap_entry(struct smpboot_cpu *cpu)
 {
     struct smp_shared *shared = cpu->arg;
@@ -20,7 +35,14 @@ void ap_entry(struct smpboot_cpu *cpu)
     bool completed = true;
     if (smpboot_gate_wait(&shared->announce, shared->ap_wait_ns) != SMPBOOT_OK)
         completed = false;
-    kprintf("smpboot: cpu %u apic %u online\n", cpu->index, cpu->apic_id);
+    /* The per-CPU lines of the contract come from the last round only. */
+    uint32_t round = __atomic_load_n(&shared->round, __ATOMIC_RELAXED);
+    if (round == shared->rounds)
+        kprintf("smpboot: cpu %u apic %u online\n", cpu->index, cpu->apic_id);
+    else
+        kprintf("minikernel: round %u: cpu %u apic %u online\n", round, cpu->index, cpu->apic_id);
+    if (shared->fault == FAULT_AP_STACK_OVERFLOW && cpu->index == 1)
+        (void)exhaust_stack(0);
 
     if (smpboot_barrier_wait(&shared->checkin, cpu->index, shared->ap_wait_ns) != SMPBOOT_OK)
         completed = false;

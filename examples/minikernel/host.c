@@ -9,6 +9,8 @@
 
 /* Allocations libsmpboot holds: its slot table, trampoline page, tables, stacks. */
 #define ALLOCATIONS_MAX 2048
+/* Its mappings: the trampoline's identity mapping, and stacks in a stack window. */
+#define MAPPINGS_MAX 2048
 #define DEFERRED_LOG_BYTES 8192
 
 struct allocation {
@@ -19,6 +21,15 @@ struct allocation {
 static struct allocation allocations[ALLOCATIONS_MAX];
 static uint32_t allocation_count;
 static uint64_t pages_held;
+
+struct mapping {
+    uint64_t virt;
+    uint64_t pages;
+};
+
+static struct mapping mappings[MAPPINGS_MAX];
+static uint32_t mapping_count;
+static uint64_t pages_mapped;
 static uint32_t contract_errors;
 
 static bool log_deferred;
@@ -26,11 +37,11 @@ static char deferred_log[DEFERRED_LOG_BYTES];
 static size_t deferred_length;
 static uint32_t deferred_dropped;
 
-static void contract_error(const char *what, uint64_t phys, uint64_t pages)
+static void contract_error(const char *what, uint64_t address, uint64_t pages)
 {
     contract_errors++;
-    kprintf("minikernel: error: libsmpboot %s: phys 0x%llx, %llu pages\n", what,
-            (unsigned long long)phys, (unsigned long long)pages);
+    kprintf("minikernel: error: libsmpboot %s: 0x%llx, %llu pages\n", what,
+            (unsigned long long)address, (unsigned long long)pages);
 }
 
 static enum smpboot_status host_alloc_frames(void *ctx, size_t pages, uint64_t limit,
@@ -78,18 +89,37 @@ static enum smpboot_status host_map(void *ctx, uint64_t virt, uint64_t phys, siz
     (void)ctx;
     if (flags & ~(uint32_t)(SMPBOOT_MAP_WRITE | SMPBOOT_MAP_EXEC))
         return SMPBOOT_ERR_INVALID_ARGUMENT;
+    if (mapping_count == MAPPINGS_MAX)
+        return SMPBOOT_ERR_MAP_FAILED; /* cannot track it, so do not make it */
     uint32_t access = 0;
     if (flags & SMPBOOT_MAP_WRITE)
         access |= PAGING_WRITE;
     if (flags & SMPBOOT_MAP_EXEC)
         access |= PAGING_EXEC;
-    return paging_map(virt, phys, pages, access);
+    enum smpboot_status status = paging_map(virt, phys, pages, access);
+    if (status == SMPBOOT_OK) {
+        mappings[mapping_count++] = (struct mapping){ virt, pages };
+        pages_mapped += pages;
+    }
+    return status;
 }
 
 static void host_unmap(void *ctx, uint64_t virt, size_t pages)
 {
     (void)ctx;
-    paging_unmap(virt, pages);
+    for (uint32_t i = 0; i < mapping_count; i++) {
+        if (mappings[i].virt != virt)
+            continue;
+        if (mappings[i].pages != pages) {
+            contract_error("unmapped part of a mapping", virt, pages);
+            return;
+        }
+        mappings[i] = mappings[--mapping_count];
+        pages_mapped -= pages;
+        paging_unmap(virt, pages);
+        return;
+    }
+    contract_error("unmapped what it never mapped", virt, pages);
 }
 
 static uint64_t host_now_ns(void *ctx)
@@ -155,6 +185,11 @@ void host_flush_log(void)
 uint64_t host_pages_held(void)
 {
     return pages_held;
+}
+
+uint64_t host_pages_mapped(void)
+{
+    return pages_mapped;
 }
 
 uint32_t host_contract_errors(void)

@@ -2,8 +2,9 @@
  * The minikernel's side of libsmpboot's contract (struct smpboot_host): frames
  * from frames.c, mappings from paging.c, time from clock.c, log lines to the
  * console. It also checks the contract from our side: every free must match
- * an earlier allocation exactly, and after smpboot_finish() only the stacks
- * of online APs may still be held.
+ * an earlier allocation exactly, every unmap an earlier map, and after
+ * smpboot_finish() only the stacks of online APs may still be held (and,
+ * with a stack window, mapped).
  */
 #ifndef MK_HOST_H
 #define MK_HOST_H
@@ -22,8 +23,13 @@ void host_build(struct smpboot_host *host, const struct smpboot_apic_ops *apic);
 void host_defer_log(bool defer);
 void host_flush_log(void);
 
-/* Frames libsmpboot holds right now, and host contract violations seen so far. */
+/*
+ * Frames libsmpboot holds right now, pages it has mapped through host.map,
+ * and host contract violations seen so far. Each free must give back one
+ * earlier allocation whole, each unmap undo one earlier map exactly.
+ */
 uint64_t host_pages_held(void);
+uint64_t host_pages_mapped(void);
 uint32_t host_contract_errors(void);
 
 #endif /* MK_HOST_H */

@@ -3,6 +3,7 @@
  * the C code. Plain numbers only, so the assembler can include it too.
  *
  *   0xFFFF800000000000  direct map: physical address p is at DIRECT_MAP_BASE + p
+ *   0xFFFFFF0000000000  AP stack window (stack_guard=1): libsmpboot maps there
  *   0xFFFFFFFF40000000  MMIO window: uncached mappings (local APIC, HPET), 1 GiB
  *   0xFFFFFFFF80000000  kernel image: physical p at KERNEL_VMA_BASE + p
  *
@@ -18,6 +19,10 @@
 #define KERNEL_PHYS_LOAD 0x100000
 
 #define DIRECT_MAP_BASE 0xFFFF800000000000
+
+/* One whole PML4 slot (512 GiB), so nothing else ever lands in it. */
+#define STACK_WINDOW_BASE 0xFFFFFF0000000000
+#define STACK_WINDOW_SIZE 0x8000000000
 
 #define MMIO_WINDOW_BASE 0xFFFFFFFF40000000
 #define MMIO_WINDOW_SIZE 0x40000000

@@ -5,6 +5,8 @@
 
 #include "console.h"
 
+#define ROUNDS_MAX 100
+
 /* A word of the command line: [start, start + length). */
 struct word {
     const char *start;
@@ -78,6 +80,11 @@ static bool apply(struct options *out, struct word key, struct word value)
         out->init_delay_set = parse_unsigned(value, &out->init_delay_us);
         return out->init_delay_set;
     }
+    if (word_equals(key, "ap_timeout_ms")) {
+        /* libsmpboot's own check refuses 0 and more than a minute. */
+        out->ap_timeout_set = parse_unsigned(value, &out->ap_timeout_ms);
+        return out->ap_timeout_set;
+    }
     if (word_equals(key, "apic")) {
         if (word_equals(value, "auto"))
             out->apic = APIC_CHOICE_AUTO;
@@ -102,6 +109,24 @@ static bool apply(struct options *out, struct word key, struct word value)
     }
     if (word_equals(key, "high_page_tables"))
         return parse_bool(value, &out->high_page_tables);
+    if (word_equals(key, "rounds")) {
+        uint64_t rounds;
+        if (!parse_unsigned(value, &rounds) || rounds < 1 || rounds > ROUNDS_MAX)
+            return false;
+        out->rounds = (uint32_t)rounds;
+        return true;
+    }
+    if (word_equals(key, "stack_guard"))
+        return parse_bool(value, &out->stack_guard);
+    if (word_equals(key, "fault")) {
+        if (word_equals(value, "none"))
+            out->fault = FAULT_NONE;
+        else if (word_equals(value, "ap_stack_overflow"))
+            out->fault = FAULT_AP_STACK_OVERFLOW;
+        else
+            return false;
+        return true;
+    }
 
     kprintf("minikernel: warning: unknown option '%.*s' ignored\n", (int)key.length, key.start);
     return true;
@@ -115,9 +140,14 @@ void options_parse(const char *cmdline, struct options *out)
         .mode = SMPBOOT_MODE_PARALLEL,
         .init_delay_set = false,
         .init_delay_us = 0,
+        .ap_timeout_set = false,
+        .ap_timeout_ms = 0,
         .apic = APIC_CHOICE_AUTO,
         .clock = CLOCK_CHOICE_AUTO,
         .high_page_tables = false,
+        .stack_guard = false,
+        .rounds = 1,
+        .fault = FAULT_NONE,
     };
 
     const char *p = cmdline;

@@ -4,9 +4,14 @@
  *   mode=serial|parallel    bring-up mode (default: parallel)
  *   profile=default|fast    start from smpboot_config_default() or _fast()
  *   init_delay_us=N         INIT-to-SIPI delay in microseconds
+ *   ap_timeout_ms=N         how long an AP may take to answer and go online
  *   apic=auto|xapic|x2apic  local APIC mode (default: auto, see lapic.c)
  *   clock=auto|pmtimer|hpet reference for the TSC calibration
  *   high_page_tables=0|1    move the page tables above 4 GiB before bring-up
+ *   stack_guard=0|1         AP stacks in a virtual window with guard pages
+ *   rounds=N                bring the APs up N times (1-100), offline in between
+ *   fault=none|ap_stack_overflow
+ *                           a deliberate failure, to test that it is caught
  *
  * Words without '=' are ignored: loaders put the image path first.
  */
@@ -21,6 +26,7 @@
 enum apic_choice { APIC_CHOICE_AUTO, APIC_CHOICE_XAPIC, APIC_CHOICE_X2APIC };
 enum clock_choice { CLOCK_CHOICE_AUTO, CLOCK_CHOICE_PMTIMER, CLOCK_CHOICE_HPET };
 enum profile_choice { PROFILE_DEFAULT, PROFILE_FAST };
+enum fault_choice { FAULT_NONE, FAULT_AP_STACK_OVERFLOW };
 
 struct options {
     enum profile_choice profile;
@@ -28,9 +34,14 @@ struct options {
     enum smpboot_bringup_mode mode;
     bool init_delay_set;
     uint64_t init_delay_us;
+    bool ap_timeout_set;
+    uint64_t ap_timeout_ms;
     enum apic_choice apic;
     enum clock_choice clock;
     bool high_page_tables;
+    bool stack_guard;
+    uint32_t rounds;
+    enum fault_choice fault;
 };
 
 /* Defaults first, then each option in turn; a bad one is reported and skipped. */

@@ -6,10 +6,12 @@
 #include "frames.h"
 #include "host.h"
 #include "idle.h"
+#include "layout.h"
 #include "power.h"
 #include "vectors.h"
 
 #define NS_PER_US 1000ull
+#define NS_PER_MS 1000000ull
 #define NS_PER_S 1000000000ull
 /* The BSP waits this long for every online AP to check in, then to finish. */
 #define CHECKIN_TIMEOUT_NS (10 * NS_PER_S)
@@ -38,9 +40,14 @@ static void build_config(const struct options *options, enum smpboot_apic_mode a
         config->mode = options->mode;
     if (options->init_delay_set)
         config->init_delay_ns = options->init_delay_us * NS_PER_US;
+    if (options->ap_timeout_set)
+        config->ap_timeout_ns = options->ap_timeout_ms * NS_PER_MS;
     config->apic_mode = apic_mode;
     config->extra_stack_count = 1;
     config->extra_stack_size = AP_DOUBLE_FAULT_STACK_SIZE;
+    /* Guard pages: libsmpboot maps each stack into the window, an unmapped page below it. */
+    if (options->stack_guard)
+        config->stack_window = STACK_WINDOW_BASE;
     config->entry = ap_entry;
     config->entry_arg = &shared;
 }
@@ -66,6 +73,25 @@ static void report_failed_cpus(void)
         kprintf("smpboot: cpu %u apic %u %s (last step: %s, esr 0x%x, retries %u)\n", cpu->index,
                 cpu->apic_id, smpboot_cpu_result_str(cpu->result),
                 smpboot_progress_str(cpu->progress), cpu->esr, cpu->retries);
+    }
+}
+
+/* When each AP reached each step, from libsmpboot's per-AP timeline. */
+static void report_timelines(void)
+{
+    uint32_t count = smpboot_cpu_count(&shared.session);
+    for (uint32_t i = 1; i < count; i++) {
+        const struct smpboot_cpu *cpu = smpboot_cpu_get(&shared.session, i);
+        if (!cpu)
+            continue;
+        const struct smpboot_timeline *t = &cpu->timeline;
+        kprintf("minikernel: timeline us: cpu %u apic %u kicked %llu trampoline %llu "
+                "long_mode %llu c %llu online %llu\n",
+                cpu->index, cpu->apic_id, (unsigned long long)(t->kicked / NS_PER_US),
+                (unsigned long long)(t->trampoline / NS_PER_US),
+                (unsigned long long)(t->long_mode / NS_PER_US),
+                (unsigned long long)(t->c_entry / NS_PER_US),
+                (unsigned long long)(t->online / NS_PER_US));
     }
 }
 
@@ -96,6 +122,99 @@ static uint32_t wait_for_aps(uint32_t online_aps)
     return finished;
 }
 
+/* Back to the starting line for another round: fresh gates, barrier and count. */
+static void reset_rendezvous(uint32_t participants)
+{
+    struct smpboot_waiter waiter = idle_waiter();
+    __atomic_store_n(&shared.aps_finished, 0u, __ATOMIC_RELAXED);
+    if (smpboot_gate_init(&shared.announce, &waiter) != SMPBOOT_OK ||
+        smpboot_gate_init(&shared.proceed, &waiter) != SMPBOOT_OK ||
+        smpboot_barrier_init(&shared.checkin, participants, shared.checkin_arrivals, &waiter) !=
+            SMPBOOT_OK)
+        panic("cannot set up the AP barrier and gates");
+}
+
+/*
+ * rounds=N, before each round after the first: every AP is parked (interrupts
+ * off, HLT, no lock held), which is the standstill smpboot_offline() needs.
+ */
+static void take_aps_offline(void)
+{
+    uint32_t count = smpboot_cpu_count(&shared.session);
+    for (uint32_t i = 1; i < count; i++) {
+        const struct smpboot_cpu *cpu = smpboot_cpu_get(&shared.session, i);
+        if (!cpu || cpu->result != SMPBOOT_CPU_ONLINE)
+            continue;
+        enum smpboot_status status = smpboot_offline(&shared.session, i);
+        if (status != SMPBOOT_OK)
+            kprintf("minikernel: smpboot_offline(%u): %s\n", i, smpboot_status_str(status));
+    }
+    host_flush_log();
+    /* Offline APs own nothing: every frame libsmpboot borrowed is back, every mapping gone. */
+    if (host_pages_held() != 0 || host_pages_mapped() != 0)
+        kprintf("minikernel: error: with every AP offline libsmpboot still holds %llu pages "
+                "and maps %llu\n",
+                (unsigned long long)host_pages_held(), (unsigned long long)host_pages_mapped());
+}
+
+struct round_result {
+    uint32_t online;
+    uint32_t finished; /* APs that went through every step */
+    uint64_t bringup_us;
+};
+
+/* One bring-up: start, let the APs announce themselves and check in, finish. */
+static struct round_result run_round(uint32_t round, uint32_t table_count)
+{
+    struct smpboot *sb = &shared.session;
+    struct round_result result;
+
+    shared.round = round;
+    /* The timed region: no output until smpboot_start() returns. */
+    host_defer_log(true);
+    enum smpboot_status status = smpboot_start(sb);
+    host_defer_log(false);
+    result.bringup_us = smpboot_bringup_ns(sb) / NS_PER_US;
+    host_flush_log();
+    result.online = smpboot_online_count(sb);
+    kprintf("minikernel: smpboot_start: %s, %u of %u CPUs online, last AP after %llu us\n",
+            smpboot_status_str(status), result.online, table_count,
+            (unsigned long long)result.bringup_us);
+    report_timelines();
+
+    if (round == shared.rounds)
+        kprintf("smpboot: cpu 0 apic %u online (bsp)\n", smpboot_cpu_get(sb, 0)->apic_id);
+    idle_begin();
+    smpboot_gate_open(&shared.announce);
+    wake_online_aps();
+
+    if (smpboot_barrier_wait(&shared.checkin, 0, CHECKIN_TIMEOUT_NS) != SMPBOOT_OK)
+        report_missing_checkins();
+
+    uint64_t held_before_finish = host_pages_held();
+    status = smpboot_finish(sb);
+    host_flush_log();
+    if (status != SMPBOOT_OK)
+        kprintf("minikernel: smpboot_finish: %s\n", smpboot_status_str(status));
+    kprintf("minikernel: memory: libsmpboot held %llu pages during bring-up, %llu after "
+            "smpboot_finish (stacks of %u online APs)\n",
+            (unsigned long long)held_before_finish, (unsigned long long)host_pages_held(),
+            result.online - 1);
+    if (result.online == 1 && host_pages_held() != 0)
+        kprintf("minikernel: error: libsmpboot still holds %llu pages with no AP online\n",
+                (unsigned long long)host_pages_held());
+    /* The trampoline's identity mapping is gone; only window-mapped stacks may stay. */
+    if (!shared.stacks_in_window && host_pages_mapped() != 0)
+        kprintf("minikernel: error: libsmpboot still maps %llu pages after smpboot_finish\n",
+                (unsigned long long)host_pages_mapped());
+
+    smpboot_gate_open(&shared.proceed);
+    wake_online_aps();
+    result.finished = wait_for_aps(result.online - 1);
+    idle_end();
+    return result;
+}
+
 _Noreturn void smp_run(const struct options *options, const struct topology *topology,
                        enum smpboot_apic_mode apic_mode, const struct smpboot_apic_ops *apic)
 {
@@ -106,6 +225,9 @@ _Noreturn void smp_run(const struct options *options, const struct topology *top
     host_build(&host, apic);
     build_config(options, apic_mode, &config);
     shared.ap_wait_ns = config.total_timeout_ns + AP_WAIT_MARGIN_NS;
+    shared.fault = options->fault;
+    shared.rounds = options->rounds;
+    shared.stacks_in_window = config.stack_window != 0;
 
     uint32_t expected = topology_expected(topology);
     enum smpboot_status status = smpboot_init(sb, &host, &config, cpu_table, MAX_CPUS);
@@ -125,64 +247,35 @@ _Noreturn void smp_run(const struct options *options, const struct topology *top
                     smpboot_status_str(status));
     }
     uint32_t table_count = smpboot_cpu_count(sb);
-
-    struct smpboot_waiter waiter = idle_waiter();
-    if (smpboot_gate_init(&shared.announce, &waiter) != SMPBOOT_OK ||
-        smpboot_gate_init(&shared.proceed, &waiter) != SMPBOOT_OK ||
-        smpboot_barrier_init(&shared.checkin, table_count, shared.checkin_arrivals, &waiter) !=
-            SMPBOOT_OK)
-        panic("cannot set up the AP barrier and gates");
+    if (config.stack_window &&
+        smpboot_stack_window_bytes(&config, table_count) > STACK_WINDOW_SIZE)
+        panic("the AP stack window is too small for %u CPUs", table_count);
 
     kprintf("minikernel: starting %u APs: mode=%s apic=%s init_delay_us=%llu sipis=%u "
-            "ap_timeout_ms=%llu\n",
+            "ap_timeout_ms=%llu stacks=%s\n",
             table_count - 1, mode_name(config.mode),
             apic_mode == SMPBOOT_APIC_X2APIC ? "x2apic" : "xapic",
             (unsigned long long)(config.init_delay_ns / NS_PER_US), config.sipi_count,
-            (unsigned long long)(config.ap_timeout_ns / 1000000));
+            (unsigned long long)(config.ap_timeout_ns / NS_PER_MS),
+            config.stack_window ? "guarded window" : "direct map");
 
-    /* The timed region: no output until smpboot_start() returns. */
-    host_defer_log(true);
-    status = smpboot_start(sb);
-    host_defer_log(false);
-    uint64_t bringup_us = smpboot_bringup_ns(sb) / NS_PER_US;
-    host_flush_log();
-    uint32_t online = smpboot_online_count(sb);
-    kprintf("minikernel: smpboot_start: %s, %u of %u CPUs online, last AP after %llu us\n",
-            smpboot_status_str(status), online, table_count, (unsigned long long)bringup_us);
-
-    kprintf("smpboot: cpu 0 apic %u online (bsp)\n", smpboot_cpu_get(sb, 0)->apic_id);
-    idle_begin();
-    smpboot_gate_open(&shared.announce);
-    wake_online_aps();
-
-    if (smpboot_barrier_wait(&shared.checkin, 0, CHECKIN_TIMEOUT_NS) != SMPBOOT_OK)
-        report_missing_checkins();
-
-    uint64_t held_before_finish = host_pages_held();
-    status = smpboot_finish(sb);
-    host_flush_log();
-    if (status != SMPBOOT_OK)
-        kprintf("minikernel: smpboot_finish: %s\n", smpboot_status_str(status));
-    kprintf("minikernel: memory: libsmpboot held %llu pages during bring-up, %llu after "
-            "smpboot_finish (stacks of %u online APs)\n",
-            (unsigned long long)held_before_finish, (unsigned long long)host_pages_held(),
-            online - 1);
-    if (online == 1 && host_pages_held() != 0)
-        kprintf("minikernel: error: libsmpboot still holds %llu pages with no AP online\n",
-                (unsigned long long)host_pages_held());
-
-    smpboot_gate_open(&shared.proceed);
-    wake_online_aps();
-    uint32_t finished = wait_for_aps(online - 1);
-    idle_end();
+    struct round_result last = { 0, 0, 0 };
+    for (uint32_t round = 1; round <= shared.rounds; round++) {
+        if (round > 1) {
+            take_aps_offline();
+            kprintf("minikernel: round %u of %u: starting the APs again\n", round, shared.rounds);
+        }
+        reset_rendezvous(table_count);
+        last = run_round(round, table_count);
+    }
 
     report_failed_cpus();
-    /* Every AP listed or added that did not go through all its steps. */
+    /* Every AP listed or added that did not go through all its steps (last round). */
     uint32_t aps = (table_count > expected ? table_count : expected) - 1;
-    uint32_t failed = aps - (finished < aps ? finished : aps);
-    bool success = online == expected && failed == 0;
+    uint32_t failed = aps - (last.finished < aps ? last.finished : aps);
+    bool success = last.online == expected && failed == 0;
     console_print_last("smpboot: summary online=%u expected=%u failed=%u mode=%s bringup_us=%llu\n",
-                       online, expected, failed, mode_name(config.mode),
-                       (unsigned long long)bringup_us);
+                       last.online, expected, failed, mode_name(config.mode),
+                       (unsigned long long)last.bringup_us);
     power_off(success);
 }

@@ -11,6 +11,9 @@
  *   open `proceed`                         wait at `proceed`, then park
  *   print the summary, power off
  *
+ * With rounds=N the BSP then takes every AP offline (smpboot_offline) and
+ * starts them again, N times in all; the summary describes the last round.
+ *
  * The APs print only after smpboot_start() returned, so nothing is printed
  * inside the timed region; the barrier proves each AP runs on its own
  * descriptor tables before smpboot_finish() takes the trampoline away.
@@ -33,6 +36,10 @@ struct smp_shared {
     uint32_t checkin_arrivals[MAX_CPUS];
     struct smpboot_gate proceed;
     uint64_t ap_wait_ns;     /* bound on each AP-side wait */
+    enum fault_choice fault; /* a failure to stage on CPU 1, for the tests */
+    uint32_t rounds;         /* bring-ups in all (rounds=N) */
+    uint32_t round;          /* the current one, 1-based; read by APs after `announce` */
+    bool stacks_in_window;   /* config.stack_window set: libsmpboot maps the stacks */
     uint32_t aps_finished;   /* APs that went through every step; atomic */
 };
 

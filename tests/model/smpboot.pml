@@ -1,26 +1,36 @@
 /*
- * libsmpboot: the INIT-SIPI handshake between the BSP and three APs, as a
+ * libsmpboot: the INIT-SIPI handshake between the BSP and its APs, as a
  * Promela model for Spin. It follows src/core/bringup.c (one parallel batch,
- * or three serial ones with -DSERIAL), src/core/finish.c, src/core/ap_main.c
- * and asm/trampoline.asm; docs/model.md says what is abstracted and why.
+ * or one batch per AP with -DSERIAL), src/core/finish.c, src/core/ap_main.c
+ * and asm/trampoline.asm as of commit 66c4388; docs/model.md says what is
+ * abstracted and why, and tests/model/run_spin.py runs every variant.
  *
- * Every BSP step touches one AP's words (its result, its slot state, and at
- * most one CAS or store); every AP step holds at most one access to its slot
- * state. Reads of flags that only ever go one way (memory freed) are checked
- * inside the step that uses that memory.
+ * Granularity. A BSP step looks at one AP: its state and result words, then
+ * at most one CAS or store. An AP step makes at most one access to its state
+ * word. Checks of flags that only ever go one way (memory given back) sit in
+ * the step that uses that memory.
  *
- * Selectable variants (cpp macros, `spin -DNAME -a smpboot.pml`):
- *   VERDICT_FIX     the fix proposed in docs/model.md: the BSP alone writes
- *                   verdicts, and takes a stalled AP's slot by CAS
+ * Variants (cpp macros: spin -DNAME -a smpboot.pml):
+ *   VERDICT_FIX     proposed fix F1: a stalled AP's slot is taken by CAS, and
+ *                   the AP publishes its result only after winning ONLINE
+ *   FINISH_FIX      proposed fix F2: when an INIT fails, finish keeps the
+ *                   trampoline page and the slot table as well as the stack
  *   SERIAL          SMPBOOT_MODE_SERIAL: one batch per AP
- *   IPI_FAIL        an IPI may fail to send (ESR error) or stick in the ICR
+ *   CONFIG_FAST     smpboot_config_fast() only (default: every config mix)
+ *   CONFIG_SDM      smpboot_config_default() only
+ *   IPI_FAIL        one IPI of the run may fail: ESR error, or a busy ICR
+ *   NAP=2           two APs instead of three
  *   MUT_AP_NO_CAS   mutant (a): the trampoline claims with check-then-store
  *   MUT_BSP_NO_CAS  mutant (a): the BSP times an AP out with a plain store
- *   MUT_NO_RELEASE  mutant (b): the AP's release stores and CAS are relaxed
+ *   MUT_NO_RELEASE  mutant (b): the AP's release stores and CASes are relaxed
  *   MUT_NO_INIT     mutant (c): finish frees a failed AP's stack, no INIT
+ *   PROBE_*         reachability probes: each asserts that a scenario never
+ *                   happens, so a violation is the witness that it can
  */
 
+#ifndef NAP
 #define NAP 3
+#endif
 
 /* enum smpboot_slot_state (src/core/slot.h) */
 #define IDLE      0
@@ -39,7 +49,7 @@
 #define R_SEND_FAILED 5
 #define R_SKIPPED     7
 
-/* Who owns stack i: AP i (its index), nobody, or someone the kernel gave it to. */
+/* Who owns the frames of stack i: AP i, nobody, or someone the kernel gave them to. */
 #define STACK_FREE  NAP
 #define STACK_OTHER (NAP + 1)
 
@@ -47,6 +57,10 @@
 #define GOAL_TIME_ONLY 0
 #define GOAL_ANSWERED  1
 #define GOAL_ONLINE    2
+
+/* What a busy ICR holds (IPI_FAIL). */
+#define HELD_INIT 1
+#define HELD_SIPI 2
 
 /*
  * A wait polls at most this often before its deadline. A poll that releases
@@ -63,33 +77,44 @@ bool tramp_freed;            /* the trampoline page was given back */
 bool slots_freed;            /* the slot table was given back */
 
 /* Store buffers for property 4: a plain store waits here until it drains. */
-bool buf_online_ns[NAP];     /* slot->online_ns, written by the AP */
+bool buf_online_ns[NAP];     /* slot->online_ns (and slot->progress = ONLINE) */
 bool mem_online_ns[NAP];
-bool buf_cpu_progress[NAP];  /* cpus[i].progress = ONLINE, written by the AP */
+bool buf_cpu_progress[NAP];  /* cpus[i].progress = ONLINE */
 bool mem_cpu_progress[NAP];
 
 /* --- The hardware, per AP. --- */
-bool hw_running[NAP];        /* out of wait-for-SIPI (running or halted) */
-bool sipi_pending[NAP];      /* a SIPI was delivered; the AP may start late */
-bool init_hit[NAP];          /* an INIT reset the AP; it leaves its code */
-bool icr_stuck;              /* IPI_FAIL: the BSP's ICR never went idle */
-bool icr_held[NAP];          /* IPI_FAIL: the stuck ICR holds a SIPI for AP i */
+bool hw_running[NAP];        /* out of wait-for-SIPI: running, or halted */
+bool sipi_pending[NAP];      /* a SIPI arrived; the AP may act on it late */
+bool init_hit[NAP];          /* an INIT reset the AP: it leaves its code */
+bool icr_stuck;              /* IPI_FAIL: e->icr_stuck, the engine sends no more */
+byte icr_held[NAP];          /* IPI_FAIL: the busy ICR still holds an IPI for AP i */
+bool ipi_failed;             /* IPI_FAIL: at most one IPI of the run fails */
 
 /* --- Ghost state, for the assertions only. --- */
 byte entries[NAP];           /* (1) kernel entries */
-bool on_stack[NAP];          /* (2) AP i runs on (or is halted on) its stack */
+bool on_stack[NAP];          /* (2) AP i runs on, or is halted on, its stack */
 bool claimed[NAP];           /* AP i won KICKED -> ARRIVED at least once */
 bool went_online[NAP];       /* AP i won RELEASED -> ONLINE */
+bool reset_running[NAP];     /* an INIT reset AP i while it ran, during start */
 bool start_done;             /* smpboot_start() returned */
 
-/* (5) A verdict is written once. */
+/* (5) A verdict is written once, over NOT_STARTED. */
 inline verdict(k, v)
 {
     assert(result[k] == NOT_STARTED);
     result[k] = v
 }
 
-/* (2) The AP runs on its own stack, and that stack is still its own. */
+/* With VERDICT_FIX both sides may record ONLINE: a CAS from NOT_STARTED. */
+inline online_verdict(k)
+{
+    if
+    :: result[k] == NOT_STARTED -> result[k] = R_ONLINE
+    :: else -> assert(result[k] == R_ONLINE)
+    fi
+}
+
+/* (2) The AP runs on its own stack, and those frames are still its own. */
 inline uses_stack(k)
 {
     assert(on_stack[k] && stack_owner[k] == k)
@@ -112,36 +137,37 @@ inline release_fence(k)
 }
 #endif
 
-/*
- * (4) The BSP acquired state == ONLINE: it reads slot->online_ns
- * (last_online_stamp) and, with the fix, copies the AP's progress.
- */
+/* (4) The BSP acquired state == ONLINE: it reads slot->online_ns and progress. */
 inline saw_state_online(k)
 {
     assert(mem_online_ns[k])
 }
 
-/* (4) The BSP (or the kernel, after it) acquired result == ONLINE. */
+/* (4) The BSP, or the kernel after it, acquired result == ONLINE. */
 inline saw_result_online(k)
 {
     assert(mem_cpu_progress[k])
 }
 
 /*
- * INIT: the AP drops whatever it runs and waits for a SIPI; a SIPI not yet
- * acted on is gone with it. Sent to a CPU that went online, it would kill
- * a CPU the kernel already owns.
+ * INIT: the AP drops whatever it runs and waits for a SIPI; a SIPI it has
+ * not acted on yet is gone too. Sent to a CPU that went online, it would
+ * kill a CPU the kernel already owns.
  */
 inline init_effect(k)
 {
     assert(!went_online[k]);
     if
-    :: hw_running[k] -> init_hit[k] = true
+    :: hw_running[k] ->
+        init_hit[k] = true;
+#ifdef PROBE_RETRY_ONLINE
+        reset_running[k] = !start_done;
+#endif
+        skip
     :: else -> skip
     fi;
     hw_running[k] = false;
     sipi_pending[k] = false;
-    icr_held[k] = false;
     on_stack[k] = false
 }
 
@@ -156,39 +182,52 @@ inline sipi_effect(k)
 }
 
 /*
- * One IPI to AP k, as smpboot_ipi_send sees it: sent (ok), refused (the ESR
- * flags an error; nothing was delivered), or the ICR stays busy: the IPI
- * may still go out at any later moment (icr_held), and every later send
- * fails at once.
+ * One IPI to AP k. With IPI_FAIL, one send of the run (any one) may fail:
+ * smpboot_ipi_send reports an ESR error (nothing was delivered), or the ICR
+ * stays busy: that IPI may still go out at any later moment (the Hardware
+ * process), and the engine sends nothing more (e->icr_stuck). finish.c
+ * calls smpboot_ipi_send directly, which fails while the ICR is busy.
  */
 #ifdef IPI_FAIL
+inline send_ipi(k, ok, kind)
+{
+    if
+    :: kind == HELD_INIT -> init_effect(k); ok = true
+    :: kind == HELD_SIPI -> sipi_effect(k); ok = true
+    :: !ipi_failed -> ipi_failed = true; ok = false                     /* ESR error */
+    :: !ipi_failed -> ipi_failed = true; icr_held[k] = kind; ok = false /* ICR busy */
+    fi
+}
 inline send_init(k, ok)
 {
     if
     :: icr_stuck -> ok = false
-    :: else ->
-        if
-        :: init_effect(k); ok = true
-        :: ok = false
-        :: icr_stuck = true; ok = false  /* an INIT held in the ICR: see note in docs */
-        fi
+    :: else -> send_ipi(k, ok, HELD_INIT); icr_stuck = (icr_held[k] != 0)
     fi
 }
 inline send_sipi(k, ok)
 {
     if
     :: icr_stuck -> ok = false
-    :: else ->
-        if
-        :: sipi_effect(k); ok = true
-        :: ok = false
-        :: icr_stuck = true; icr_held[k] = true; ok = false
-        fi
+    :: else -> send_ipi(k, ok, HELD_SIPI); icr_stuck = (icr_held[k] != 0)
+    fi
+}
+#if NAP == 2
+#define ICR_BUSY (icr_held[0] != 0 || icr_held[1] != 0)
+#else
+#define ICR_BUSY (icr_held[0] != 0 || icr_held[1] != 0 || icr_held[2] != 0)
+#endif
+inline finish_init(k, ok)
+{
+    if
+    :: ICR_BUSY -> ok = false
+    :: else -> send_ipi(k, ok, HELD_INIT)
     fi
 }
 #else
 inline send_init(k, ok) { init_effect(k); ok = true }
 inline send_sipi(k, ok) { sipi_effect(k); ok = true }
+inline finish_init(k, ok) { init_effect(k); ok = true }
 #endif
 
 /*
@@ -203,13 +242,16 @@ inline send_failed(k)
     fi
 }
 
-/* With the fix, the BSP records an AP that it saw ONLINE. */
+/* VERDICT_FIX: the BSP saw ONLINE and records it, if the AP has not yet. */
 inline record_online(k)
 {
     saw_state_online(k);
-    mem_cpu_progress[k] = true;  /* the BSP copies slot->progress itself */
-    verdict(k, R_ONLINE)
+    mem_cpu_progress[k] = true;
+    online_verdict(k)
 }
+
+/* in_flight(): the state is read first; IDLE or ONLINE means decided. */
+#define IN_FLIGHT(k) (state[k] != IDLE && state[k] != ONLINE && result[k] == NOT_STARTED)
 
 /* --------------------------------------------------------------------- */
 
@@ -228,50 +270,53 @@ restart:
          * GDT), 32-bit mode, the scan of the slot table for our APIC ID, and
          * the claim. A late SIPI is this step taken long after the send.
          */
-#ifndef MUT_AP_NO_CAS
 end_wait:
         atomic {
             sipi_pending[i] ->
             sipi_pending[i] = false;
             hw_running[i] = true;
             assert(!tramp_freed && !slots_freed);
+#ifndef MUT_AP_NO_CAS
             if
             :: state[i] == KICKED ->        /* lock cmpxchg: KICKED -> ARRIVED */
                 state[i] = ARRIVED;
                 assert(result[i] != R_TIMED_OUT);
                 claimed[i] = true
-            :: else -> lost = true          /* jne park */
+            :: else ->                      /* jne park */
+#ifdef PROBE_LATE_LOSS
+                assert(state[i] != TIMED_OUT);
+#endif
+#ifdef PROBE_HELD_LOSS
+                assert(state[i] != HELD);
+#endif
+                lost = true
             fi
-        };
 #else
-end_wait:
-        atomic {
-            sipi_pending[i] ->
-            sipi_pending[i] = false;
-            hw_running[i] = true;
-            assert(!tramp_freed && !slots_freed);
             saw_kicked = (state[i] == KICKED)
+#endif
         };
+#ifdef MUT_AP_NO_CAS
         if
         :: saw_kicked ->
             atomic {
                 assert(!slots_freed);
-                /* (3) the store must not overwrite a state the AP did not win */
+                /* (3) the store must not overwrite a state the AP has not won */
                 assert(state[i] == KICKED);
                 state[i] = ARRIVED;
-                claimed[i] = true
+                claimed[i] = true;
+                saw_kicked = false
             }
         :: else -> lost = true
         fi;
 #endif
         if
-        :: lost -> goto park    /* touching nothing: no stack, no slot */
+        :: lost -> goto park    /* (3) having lost, it touches nothing */
         :: else -> skip
         fi;
 
         /*
-         * Won. Progress stores, the control registers from params, long
-         * mode, rsp = slot->stack_top, call smpboot_ap_main, progress = C.
+         * Won. Progress and TSC stores, the control registers from params,
+         * long mode, rsp = slot->stack_top, call smpboot_ap_main, progress C.
          */
         atomic {
             assert(!tramp_freed && !slots_freed);
@@ -280,14 +325,24 @@ end_wait:
             uses_stack(i)
         };
 
-        /* Wait for RELEASED; after release_wait_bound(), park on the stack. */
+        /* Poll for RELEASED; after release_wait_bound(), park on the stack. */
         do
         :: atomic { state[i] == RELEASED -> uses_stack(i); assert(!slots_freed) }; break
         :: atomic { state[i] != RELEASED -> uses_stack(i); assert(!slots_freed) }
         :: goto park_on_stack
         od;
 
-        /* online_ns = now (plain store); progress = ONLINE (release store). */
+#ifndef VERDICT_FIX
+        /* cpu->progress = ONLINE (plain); cpu->result = ONLINE (release). */
+        atomic {
+            uses_stack(i);
+            buf_cpu_progress[i] = true;
+            release_fence(i);
+            verdict(i, R_ONLINE)
+        };
+#endif
+
+        /* online_ns, timeline (plain stores); slot->progress = ONLINE (release). */
         atomic {
             uses_stack(i);
             assert(!slots_freed);
@@ -312,21 +367,26 @@ end_wait:
         :: else -> skip
         fi;
 
-#ifndef VERDICT_FIX
-        /* cpu->progress = ONLINE (plain); cpu->result = ONLINE (release). */
+#ifdef VERDICT_FIX
+        /* Won: cpu->progress = ONLINE; CAS cpu->result NOT_STARTED -> ONLINE. */
         atomic {
             uses_stack(i);
             buf_cpu_progress[i] = true;
             release_fence(i);
-            verdict(i, R_ONLINE)
+            online_verdict(i)
         };
 #endif
 
         /* entry(cpu): the kernel runs on this stack from now on. */
         atomic {
             uses_stack(i);
+            assert(result[i] == R_ONLINE);  /* what the entry may rely on */
             entries[i]++;
-            assert(entries[i] == 1)     /* (1) */
+            assert(entries[i] == 1);        /* (1) */
+#ifdef PROBE_RETRY_ONLINE
+            assert(!reset_running[i]);
+#endif
+            skip
         };
 end_kernel:
         false;
@@ -343,22 +403,35 @@ end_park:
 }
 
 /*
- * The other side of the store buffers: a pending plain store becomes
- * visible at some moment. Only mutant (b) leaves stores pending between
- * steps; with release ordering they drain inside the releasing step.
+ * What happens on its own, at any moment: a pending plain store becomes
+ * visible (only mutant (b) leaves stores pending between steps: release
+ * ordering drains them inside the releasing step), and with IPI_FAIL the
+ * IPI held in a busy ICR goes out after all.
  */
 #define DRAIN(buf, mem, k) :: atomic { buf[k] -> mem[k] = true; buf[k] = false }
+#define HELD_IPI(k) \
+    :: atomic { icr_held[k] == HELD_INIT -> icr_held[k] = 0; init_effect(k) } \
+    :: atomic { icr_held[k] == HELD_SIPI -> icr_held[k] = 0; sipi_effect(k) }
 
-active proctype StoreBuffers()
+active proctype Hardware()
 {
-end_drain:
+end_idle:
     do
     DRAIN(buf_online_ns, mem_online_ns, 0)
     DRAIN(buf_online_ns, mem_online_ns, 1)
-    DRAIN(buf_online_ns, mem_online_ns, 2)
     DRAIN(buf_cpu_progress, mem_cpu_progress, 0)
     DRAIN(buf_cpu_progress, mem_cpu_progress, 1)
+#if NAP >= 3
+    DRAIN(buf_online_ns, mem_online_ns, 2)
     DRAIN(buf_cpu_progress, mem_cpu_progress, 2)
+#endif
+#ifdef IPI_FAIL
+    HELD_IPI(0)
+    HELD_IPI(1)
+#if NAP >= 3
+    HELD_IPI(2)
+#endif
+#endif
     od
 }
 
@@ -367,33 +440,27 @@ end_drain:
 /* poll_batch(): release every AP that answered, count the rest. */
 inline poll_batch()
 {
-    unanswered = 0;
-    not_online = 0;
-    j = first;
+    atomic { unanswered = 0; not_online = 0; j = first };
     do
-    :: j < last ->
-        atomic {
+    :: atomic {
+        j < last ->
             if
-            :: result[j] == NOT_STARTED && state[j] != IDLE ->   /* in_flight */
+            :: IN_FLIGHT(j) ->
                 if
                 :: state[j] == KICKED || state[j] == HELD -> unanswered++
                 :: state[j] == ARRIVED -> state[j] = RELEASED; not_online++
                 :: state[j] == RELEASED -> not_online++
-                :: state[j] == ONLINE ->
-#ifdef VERDICT_FIX
-                    record_online(j)
-#else
-                    skip        /* the AP sets its own result */
-#endif
                 :: state[j] == TIMED_OUT -> skip
                 fi
+#ifdef VERDICT_FIX
+            :: state[j] == ONLINE && result[j] == NOT_STARTED -> record_online(j)
+#endif
             :: else -> skip
             fi;
             j++
         }
-    :: else -> break
-    od;
-    j = 0
+    :: atomic { j >= last -> j = 0 }; break
+    od
 }
 
 /*
@@ -418,10 +485,7 @@ inline wait_batch(wanted)
             fi
         fi
     od;
-    goal = 0;
-    polls = 0;
-    unanswered = 0;
-    not_online = 0
+    atomic { goal = 0; polls = 0; unanswered = 0; not_online = 0 }
 }
 
 /* kick_batch(): INITs (a retry holds each slot around its INIT), then SIPIs. */
@@ -451,7 +515,8 @@ inline kick_batch(retry, nsipi)
                         fi
                     fi
                 :: else -> skip
-                fi
+                fi;
+                ok = true
             }
         :: retry ->
             atomic {
@@ -496,10 +561,10 @@ inline kick_batch(retry, nsipi)
         fi;
         j = first;
         do
-        :: j < last ->
-            atomic {
+        :: atomic {
+            j < last ->
                 if
-                :: result[j] == NOT_STARTED && state[j] == KICKED ->
+                :: IN_FLIGHT(j) && state[j] == KICKED ->
                     send_sipi(j, ok);
                     if
                     :: !ok -> send_failed(j)
@@ -510,9 +575,8 @@ inline kick_batch(retry, nsipi)
                 fi;
                 j++
             }
-        :: else -> break
+        :: atomic { j >= last -> j = 0 }; break
         od;
-        j = 0;
         round++
     :: else -> break
     od;
@@ -528,7 +592,7 @@ inline give_verdicts()
 #ifndef MUT_BSP_NO_CAS
         atomic {
             if
-            :: result[j] == NOT_STARTED && state[j] == KICKED ->
+            :: IN_FLIGHT(j) && state[j] == KICKED ->   /* CAS KICKED -> TIMED_OUT */
                 state[j] = TIMED_OUT;
                 verdict(j, R_TIMED_OUT)
             :: else -> skip
@@ -536,7 +600,7 @@ inline give_verdicts()
             j++
         }
 #else
-        atomic { pending = (result[j] == NOT_STARTED && state[j] == KICKED) };
+        atomic { pending = (IN_FLIGHT(j) && state[j] == KICKED) };
         atomic {
             if
             :: pending -> state[j] = TIMED_OUT; verdict(j, R_TIMED_OUT)
@@ -556,8 +620,8 @@ inline give_verdicts()
     do
     :: j < last ->
 #ifndef VERDICT_FIX
-        /* in_flight(), then (a separate store) result = STALLED */
-        atomic { pending = (result[j] == NOT_STARTED && state[j] != IDLE) };
+        /* Answered, not online: in_flight() and ARRIVED or RELEASED; then a store. */
+        atomic { pending = (IN_FLIGHT(j) && (state[j] == ARRIVED || state[j] == RELEASED)) };
         atomic {
             if
             :: pending -> verdict(j, R_STALLED)
@@ -570,14 +634,10 @@ inline give_verdicts()
         /* A stalled AP's slot is taken by CAS, so it can never go online. */
         atomic {
             if
-            :: result[j] == NOT_STARTED && state[j] != IDLE ->
-                if
-                :: state[j] == ARRIVED || state[j] == RELEASED ->
-                    state[j] = TIMED_OUT;
-                    verdict(j, R_STALLED)
-                :: state[j] == ONLINE -> record_online(j)
-                :: else -> assert(false)    /* KICKED and HELD were judged above */
-                fi
+            :: IN_FLIGHT(j) && (state[j] == ARRIVED || state[j] == RELEASED) ->
+                state[j] = TIMED_OUT;
+                verdict(j, R_STALLED)
+            :: state[j] == ONLINE && result[j] == NOT_STARTED -> record_online(j)
             :: else -> skip
             fi;
             j++
@@ -594,15 +654,13 @@ inline run_batch()
     wait_batch(GOAL_ANSWERED);
     if
     :: sdm_retry && !icr_stuck ->
-        /* any_unanswered(): one more poll */
-        poll_batch();
+        poll_batch();   /* any_unanswered() */
         if
         :: unanswered > 0 ->
-            unanswered = 0;
-            not_online = 0;
+            atomic { unanswered = 0; not_online = 0 };
             kick_batch(true, 2);
             wait_batch(GOAL_ANSWERED)
-        :: else -> unanswered = 0; not_online = 0
+        :: else -> atomic { unanswered = 0; not_online = 0 }
         fi
     :: else -> skip
     fi;
@@ -612,9 +670,19 @@ inline run_batch()
 active proctype BSP()
 {
     byte j, first, last, round, polls, goal, unanswered, not_online, sipi_count;
-    bool sdm_retry, late, held, ok = true, pending;
+    bool sdm_retry, late, held, ok = true, pending, init_failed;
 
-    /* Any valid config: 1 or 2 SIPIs, with or without the SDM retry. */
+    /*
+     * The config: smpboot_config_fast() (one SIPI, SDM retry), the default
+     * (two SIPIs, no retry), or by default any mix of the two.
+     */
+#if defined(CONFIG_FAST)
+    sipi_count = 1;
+    sdm_retry = true;
+#elif defined(CONFIG_SDM)
+    sipi_count = 2;
+    sdm_retry = false;
+#else
     if
     :: sipi_count = 1
     :: sipi_count = 2
@@ -623,18 +691,16 @@ active proctype BSP()
     :: sdm_retry = false
     :: sdm_retry = true
     fi;
+#endif
 
-    /* smpboot_start(): prepare() allocated the stacks and the slot table. */
+    /* smpboot_start(): prepare() allocated the stacks and built the slot table. */
     atomic {
         j = 0;
         do
-        :: j < NAP -> stack_owner[j] = j; j++
+        :: j < NAP -> stack_owner[j] = j; run AP(j); j++
         :: else -> break
         od;
-        j = 0;
-        run AP(0);
-        run AP(1);
-        run AP(2)
+        j = 0
     };
 
 #ifdef SERIAL
@@ -651,36 +717,34 @@ active proctype BSP()
     run_batch();
 #endif
 
-    /* last_online_stamp(), then smpboot_online_count(): what start reports. */
+    /* last_online_stamp(), smpboot_online_count(): what start reports. */
     j = 0;
     do
-    :: j < NAP ->
-        atomic {
+    :: atomic {
+        j < NAP ->
             if
             :: state[j] == ONLINE -> saw_state_online(j)
             :: else -> skip
             fi;
             j++
         }
-    :: else -> break
+    :: atomic { j >= NAP -> j = 0 }; break
     od;
-    j = 0;
     do
-    :: j < NAP ->
-        atomic {
-            assert(result[j] != NOT_STARTED);   /* (5) every AP has a verdict */
+    :: atomic {
+        j < NAP ->
+            assert(result[j] != NOT_STARTED);   /* (5) every AP has its verdict */
             if
             :: result[j] == R_ONLINE -> saw_result_online(j)
             :: else -> skip
             fi;
             j++
         }
-    :: else -> break
+    :: atomic { j >= NAP -> j = 0 }; break
     od;
-    j = 0;
     start_done = true;
 
-    /* smpboot_finish(): INIT every AP not online, then free its stack. */
+    /* smpboot_finish(): INIT every AP that is not online, then free its stack. */
     do
     :: j < NAP ->
         atomic {
@@ -696,7 +760,7 @@ active proctype BSP()
                 if
                 :: state[j] != IDLE ->
 #ifndef MUT_NO_INIT
-                    send_init(j, ok);
+                    finish_init(j, ok);
 #endif
                     if
                     :: ok -> state[j] = IDLE
@@ -711,7 +775,7 @@ active proctype BSP()
                     assert(!on_stack[j]);       /* (2) nobody runs on it */
                     stack_owner[j] = STACK_FREE
                 }
-            :: else -> skip     /* INIT failed: the stack is leaked, not freed */
+            :: else -> init_failed = true   /* the stack is leaked, not freed */
             fi
         :: else -> skip
         fi;
@@ -719,8 +783,18 @@ active proctype BSP()
     :: else -> break
     od;
     j = 0;
+#ifdef FINISH_FIX
+    /* An AP that INIT could not reach may still read both: keep them too. */
+    if
+    :: !init_failed ->
+        tramp_freed = true;
+        slots_freed = true
+    :: else -> skip
+    fi;
+#else
     tramp_freed = true;     /* smpboot_trampoline_remove() */
     slots_freed = true;     /* smpboot_slots_destroy() */
+#endif
 
     /* The kernel hands the freed frames to someone else. */
     atomic {
@@ -738,8 +812,8 @@ active proctype BSP()
 
     /*
      * After finish: a CPU that is not online is quiescent (in wait-for-SIPI,
-     * no SIPI coming), and one that went online still owns its stack.
-     * Verdicts agree with what the APs did.
+     * no SIPI coming), one that went online still owns its stack, and the
+     * verdicts agree with what the APs did.
      */
     atomic {
         do
@@ -753,9 +827,21 @@ active proctype BSP()
             :: else -> assert(went_online[j] && stack_owner[j] == j)
             fi;
             assert(result[j] != R_TIMED_OUT || !claimed[j]);
+            assert(result[j] != R_STALLED || claimed[j]);
             j++
         :: else -> break
         od;
         j = 0
-    }
+    };
+#ifdef PROBE_ALL_ONLINE
+    assert(!(result[0] == R_ONLINE && result[1] == R_ONLINE && result[NAP - 1] == R_ONLINE));
+#endif
+#ifdef PROBE_STALLED
+    assert(result[0] != R_STALLED && result[1] != R_STALLED && result[NAP - 1] != R_STALLED);
+#endif
+#ifdef PROBE_MIXED
+    /* one online, one timed out, one stalled, in one run */
+    assert(!(result[0] == R_ONLINE && result[1] == R_TIMED_OUT && result[NAP - 1] == R_STALLED));
+#endif
+    skip
 }

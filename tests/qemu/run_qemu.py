@@ -17,7 +17,12 @@ A run passes when all of these hold:
     --expect-mode, and one "smpboot: cpu I apic A online" line per CPU;
     for an expected failure (--expect-exit 35): N != M or K > 0;
   * every --expect-line pattern occurs and no --reject-line pattern does
-    (lines with "panic" or "minikernel: error" are always rejected).
+    (lines with "panic" or "minikernel: error" are rejected in a run that
+    is expected to succeed).
+
+With --expect-panic REGEX the run must instead end in a kernel panic: QEMU
+exits 35 and the last line is "minikernel: panic: " followed by a match of
+REGEX. That is how a test checks that a staged failure is caught.
 
 The serial log is printed in full, then PASS or FAIL with the reasons.
 Exit status 0 means pass.
@@ -34,6 +39,7 @@ SUMMARY = re.compile(
     r'failed=(?P<failed>\d+) mode=(?P<mode>serial|parallel) bringup_us=(?P<bringup_us>\d+)$')
 CPU_ONLINE = re.compile(r'^smpboot: cpu \d+ apic \d+ online\b')
 ALWAYS_REJECTED = [r'panic', r'minikernel: error']
+PANIC_PREFIX = 'minikernel: panic: '
 
 EXIT_SUCCESS = 33  # isa-debug-exit: (0x10 << 1) | 1
 EXIT_FAILURE = 35  # (0x11 << 1) | 1
@@ -54,6 +60,8 @@ def parse_args(argv):
     parser.add_argument('--expect-mode', choices=['serial', 'parallel'])
     parser.add_argument('--expect-line', action='append', default=[], metavar='REGEX')
     parser.add_argument('--reject-line', action='append', default=[], metavar='REGEX')
+    parser.add_argument('--expect-panic', metavar='REGEX',
+                        help='the run must end with a panic whose message matches')
     parser.add_argument('qemu_args', nargs='*', help='after --: more QEMU options')
     return parser.parse_args(argv)
 
@@ -80,6 +88,37 @@ def run(command, timeout):
             time.monotonic() - start)
 
 
+def check_panic(args, lines):
+    last = lines[-1] if lines else ''
+    if last.startswith(PANIC_PREFIX) and re.search(args.expect_panic, last[len(PANIC_PREFIX):]):
+        return []
+    return [f'the last line is not a panic matching {args.expect_panic!r}: {last!r}']
+
+
+def check_summary(args, lines):
+    summary = SUMMARY.match(lines[-1]) if lines else None
+    if not summary:
+        last = lines[-1] if lines else '(no serial output)'
+        return [f'the last serial line is not the summary: {last!r}']
+    problems = []
+    online, expected, failed = (int(summary[k]) for k in ('online', 'expected', 'failed'))
+    if args.expect_exit == EXIT_SUCCESS:
+        if online != expected or failed != 0:
+            problems.append(f'summary reports a failure: online={online} '
+                            f'expected={expected} failed={failed}')
+        if args.expect_cpus is not None and (online, expected) != (args.expect_cpus,) * 2:
+            problems.append(f'{args.expect_cpus} CPUs expected by the test, summary says '
+                            f'online={online} expected={expected}')
+        announced = sum(1 for line in lines if CPU_ONLINE.match(line))
+        if announced != online:
+            problems.append(f'{announced} "cpu ... online" lines for {online} CPUs online')
+    elif online == expected and failed == 0:
+        problems.append('a failure was expected but the summary reports success')
+    if args.expect_mode and summary['mode'] != args.expect_mode:
+        problems.append(f'mode={summary["mode"]}, expected {args.expect_mode}')
+    return problems
+
+
 def judge(args, status, serial):
     """The list of reasons the run fails; empty when it passes."""
     problems = []
@@ -94,31 +133,18 @@ def judge(args, status, serial):
     elif status != args.expect_exit:
         problems.append(f'QEMU exit status {status}, expected {args.expect_exit}')
 
-    summary = SUMMARY.match(lines[-1]) if lines else None
-    if not summary:
-        last = lines[-1] if lines else '(no serial output)'
-        problems.append(f'the last serial line is not the summary: {last!r}')
+    if args.expect_panic is not None:
+        problems += check_panic(args, lines)
     else:
-        online, expected, failed = (int(summary[k]) for k in ('online', 'expected', 'failed'))
-        if args.expect_exit == EXIT_SUCCESS:
-            if online != expected or failed != 0:
-                problems.append(f'summary reports a failure: online={online} '
-                                f'expected={expected} failed={failed}')
-            if args.expect_cpus is not None and (online, expected) != (args.expect_cpus,) * 2:
-                problems.append(f'{args.expect_cpus} CPUs expected by the test, summary says '
-                                f'online={online} expected={expected}')
-            announced = sum(1 for line in lines if CPU_ONLINE.match(line))
-            if announced != online:
-                problems.append(f'{announced} "cpu ... online" lines for {online} CPUs online')
-        elif online == expected and failed == 0:
-            problems.append('a failure was expected but the summary reports success')
-        if args.expect_mode and summary['mode'] != args.expect_mode:
-            problems.append(f'mode={summary["mode"]}, expected {args.expect_mode}')
+        problems += check_summary(args, lines)
 
     for pattern in args.expect_line:
         if not any(re.search(pattern, line) for line in lines):
             problems.append(f'no line matches {pattern!r}')
-    for pattern in args.reject_line + ALWAYS_REJECTED:
+    rejected = list(args.reject_line)
+    if args.expect_exit == EXIT_SUCCESS:
+        rejected += ALWAYS_REJECTED
+    for pattern in rejected:
         for line in lines:
             if re.search(pattern, line):
                 problems.append(f'rejected line ({pattern!r}): {line!r}')
@@ -127,6 +153,8 @@ def judge(args, status, serial):
 
 def main(argv):
     args = parse_args(argv)
+    if args.expect_panic is not None:
+        args.expect_exit = EXIT_FAILURE
     if not os.path.isfile(args.kernel):
         print(f'FAIL: no kernel image at {args.kernel}')
         return 1

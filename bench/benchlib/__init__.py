@@ -1,0 +1,1 @@
+"""The bring-up benchmark's parts; bench/run puts them together."""

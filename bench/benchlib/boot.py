@@ -1,0 +1,96 @@
+"""One boot of the minikernel under QEMU, read as it runs, with a watchdog."""
+import os
+import selectors
+import subprocess
+import tempfile
+import time
+from dataclasses import dataclass
+from typing import List, Optional
+
+from .serial_log import SerialLog
+
+EXIT_SUCCESS = 33  # isa-debug-exit 0x10
+EXIT_FAILURE = 35  # isa-debug-exit 0x11
+
+MEMORY = '512M'
+
+
+@dataclass
+class BootResult:
+    command: List[str]
+    log: SerialLog
+    exit_status: Optional[int]  # None: killed (watchdog, or stopped after a failed round)
+    timed_out: bool
+    stopped_early: bool
+    seconds: float
+    stderr: str
+
+
+def qemu_command(qemu, kernel, accel, machine, cpus, append):
+    return [qemu, '-kernel', kernel, '-serial', 'stdio', '-display', 'none', '-monitor', 'none',
+            '-no-reboot', '-device', 'isa-debug-exit,iobase=0xf4,iosize=0x04',
+            '-accel', accel, '-machine', machine, '-smp', str(cpus), '-m', MEMORY,
+            '-append', append]
+
+
+def boot(command, timeout_s, stop_on_failed_round=True) -> BootResult:
+    """Run QEMU until it exits, the watchdog fires, or a round fails.
+
+    A failed round changes the set of CPUs the later rounds start (a timed-out
+    AP is not brought back), so the rest of that boot would not measure the
+    same thing: it is cut short and the caller boots again.
+    """
+    log = SerialLog()
+    start = time.monotonic()
+    deadline = start + timeout_s
+    timed_out = stopped_early = False
+    with tempfile.TemporaryFile() as stderr_file:
+        proc = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                stderr=stderr_file)
+        selector = selectors.DefaultSelector()
+        selector.register(proc.stdout, selectors.EVENT_READ)
+        pending = b''
+        try:
+            while True:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    timed_out = True
+                    break
+                if not selector.select(timeout=min(left, 1.0)):
+                    continue
+                chunk = os.read(proc.stdout.fileno(), 65536)
+                if not chunk:
+                    break  # QEMU closed its end: it is exiting
+                pending += chunk
+                *whole, pending = pending.split(b'\n')
+                for raw in whole:
+                    started = log.feed(raw.decode(errors='replace'))
+                    if started is not None and not started.ok and stop_on_failed_round:
+                        stopped_early = True
+                if stopped_early:
+                    break
+            if pending:
+                log.feed(pending.decode(errors='replace'))
+        finally:
+            selector.close()
+            if timed_out or stopped_early:
+                proc.kill()
+            try:
+                status = proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                status = proc.wait()
+            proc.stdout.close()
+        stderr_file.seek(0)
+        stderr = stderr_file.read().decode(errors='replace')
+    exit_status = None if (timed_out or stopped_early) else status
+    return BootResult(command, log, exit_status, timed_out, stopped_early,
+                      time.monotonic() - start, stderr)
+
+
+def watchdog_seconds(accel: str, cpus: int, rounds: int) -> float:
+    """Generous bounds, measured on a 2-core host (docs/performance.md):
+    TCG up to about 0.04 s per CPU-round, nested KVM up to about 0.6 s."""
+    if accel == 'kvm':
+        return 120 + 1.5 * cpus * rounds
+    return 60 + 0.15 * cpus * rounds

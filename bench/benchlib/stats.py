@@ -1,0 +1,80 @@
+"""From the rounds of one cell to its figures."""
+import statistics
+from dataclasses import dataclass, field
+from typing import List, Optional
+
+from .serial_log import Round
+
+# Per-AP steps of the timeline: (column, from stamp, to stamp, what it is).
+STEPS = (
+    ('kick_to_tramp_us', 'kicked', 'trampoline',
+     'first INIT sent -> slot won in 32-bit code (INIT wait, SIPI, real mode)'),
+    ('tramp_to_long_us', 'trampoline', 'long_mode', 'paging and long mode on'),
+    ('long_to_c_us', 'long_mode', 'c', 'kernel CR3, own stack, into the C code'),
+    ('c_to_online_us', 'c', 'online', 'waiting for the BSP to release it'),
+)
+
+
+@dataclass
+class CellStats:
+    rounds: int                  # warm rounds the figures come from
+    failed_rounds: int
+    boots: int
+    first_us: Optional[int]      # the first boot's first round: cold
+    median_us: Optional[float]
+    min_us: Optional[int]
+    max_us: Optional[int]
+    q1_us: Optional[float]
+    q3_us: Optional[float]
+    iqr_us: Optional[float]
+    steps: dict = field(default_factory=dict)   # column -> median over APs and rounds
+    last_kicked_us: Optional[float] = None      # when the last AP got its INIT
+    last_online_us: Optional[float] = None      # the last AP's online stamp
+    slowest_step: str = ''
+    pages_held: Optional[int] = None
+    pages_after_finish: Optional[int] = None
+
+
+def quartiles(values):
+    if len(values) == 1:
+        return values[0], values[0], values[0]
+    q1, q2, q3 = statistics.quantiles(values, n=4, method='inclusive')
+    return q1, q2, q3
+
+
+def median_or_none(values):
+    return statistics.median(values) if values else None
+
+
+def cell_stats(boots_rounds: List[List[Round]], cold_rounds: int = 1) -> CellStats:
+    """boots_rounds: the rounds of each boot, in order. The first cold_rounds
+    of each boot are left out of the statistics."""
+    first = boots_rounds[0][0] if boots_rounds and boots_rounds[0] else None
+    warm = [r for rounds in boots_rounds for r in rounds[cold_rounds:] if r.ok]
+    failed = sum(1 for rounds in boots_rounds for r in rounds if not r.ok)
+    times = [r.bringup_us for r in warm]
+    q1 = median = q3 = None
+    if times:
+        q1, median, q3 = quartiles(times)
+    out = CellStats(
+        rounds=len(warm), failed_rounds=failed, boots=len(boots_rounds),
+        first_us=first.bringup_us if first is not None and first.ok else None,
+        median_us=median, min_us=min(times) if times else None,
+        max_us=max(times) if times else None, q1_us=q1, q3_us=q3,
+        iqr_us=(q3 - q1) if times else None)
+
+    lines = [t for r in warm for t in r.timelines if t.complete()]
+    for column, begin, end, _ in STEPS:
+        out.steps[column] = median_or_none([getattr(t, end) - getattr(t, begin) for t in lines])
+    out.last_kicked_us = median_or_none([max(t.kicked for t in r.timelines)
+                                         for r in warm if r.timelines])
+    out.last_online_us = median_or_none([max(t.online for t in r.timelines)
+                                         for r in warm if r.timelines])
+    known = {c: v for c, v in out.steps.items() if v is not None}
+    if known:
+        out.slowest_step = max(known, key=known.get)
+    held = [r.pages_held for r in warm if r.pages_held is not None]
+    after = [r.pages_after_finish for r in warm if r.pages_after_finish is not None]
+    out.pages_held = max(held) if held else None
+    out.pages_after_finish = max(after) if after else None
+    return out

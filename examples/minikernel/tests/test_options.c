@@ -1,0 +1,125 @@
+/* The -append options (options.c), checked on the host. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "options.h"
+#include "stub_console.h"
+
+static struct options parse(const char *cmdline)
+{
+    struct options options;
+    stub_console_reset();
+    options_parse(cmdline, &options);
+    return options;
+}
+
+static void test_defaults(void **state)
+{
+    (void)state;
+    struct options o = parse("");
+    assert_int_equal(o.profile, PROFILE_DEFAULT);
+    assert_false(o.mode_set);
+    assert_false(o.init_delay_set);
+    assert_false(o.ap_timeout_set);
+    assert_int_equal(o.apic, APIC_CHOICE_AUTO);
+    assert_int_equal(o.clock, CLOCK_CHOICE_AUTO);
+    assert_false(o.high_page_tables);
+    assert_false(o.stack_guard);
+    assert_int_equal(o.rounds, 1);
+    assert_int_equal(o.fault, FAULT_NONE);
+    assert_int_equal(stub_console_lines, 0);
+}
+
+static void test_every_option(void **state)
+{
+    (void)state;
+    /* The loader's image path comes first and has no '='. */
+    struct options o = parse("/boot/minikernel.elf  mode=serial profile=fast init_delay_us=250 "
+                             "ap_timeout_ms=5000 "
+                             "apic=x2apic clock=hpet high_page_tables=1 stack_guard=yes "
+                             "rounds=100 fault=ap_stack_overflow");
+    assert_true(o.mode_set);
+    assert_int_equal(o.mode, SMPBOOT_MODE_SERIAL);
+    assert_int_equal(o.profile, PROFILE_FAST);
+    assert_true(o.init_delay_set);
+    assert_int_equal(o.init_delay_us, 250);
+    assert_true(o.ap_timeout_set);
+    assert_int_equal(o.ap_timeout_ms, 5000);
+    assert_int_equal(o.apic, APIC_CHOICE_X2APIC);
+    assert_int_equal(o.clock, CLOCK_CHOICE_HPET);
+    assert_true(o.high_page_tables);
+    assert_true(o.stack_guard);
+    assert_int_equal(o.rounds, 100);
+    assert_int_equal(o.fault, FAULT_AP_STACK_OVERFLOW);
+    assert_int_equal(stub_console_lines, 0);
+
+    o = parse("mode=parallel apic=xapic clock=pmtimer high_page_tables=off init_delay_us=0");
+    assert_true(o.mode_set);
+    assert_int_equal(o.mode, SMPBOOT_MODE_PARALLEL);
+    assert_int_equal(o.apic, APIC_CHOICE_XAPIC);
+    assert_int_equal(o.clock, CLOCK_CHOICE_PMTIMER);
+    assert_false(o.high_page_tables);
+    assert_true(o.init_delay_set);
+    assert_int_equal(o.init_delay_us, 0);
+}
+
+static void test_later_words_win(void **state)
+{
+    (void)state;
+    struct options o = parse("mode=serial mode=parallel");
+    assert_int_equal(o.mode, SMPBOOT_MODE_PARALLEL);
+}
+
+static void test_bad_values_are_reported_and_ignored(void **state)
+{
+    (void)state;
+    struct options o = parse("mode=fastest init_delay_us=12x init_delay_us= apic=x3apic "
+                             "high_page_tables=maybe clock=pit profile=slow rounds=0 "
+                             "rounds=101 fault=everything ap_timeout_ms=-1");
+    assert_false(o.mode_set);
+    assert_false(o.init_delay_set);
+    assert_int_equal(o.apic, APIC_CHOICE_AUTO);
+    assert_int_equal(o.clock, CLOCK_CHOICE_AUTO);
+    assert_false(o.high_page_tables);
+    assert_int_equal(o.profile, PROFILE_DEFAULT);
+    assert_int_equal(o.rounds, 1);
+    assert_int_equal(o.fault, FAULT_NONE);
+    assert_false(o.ap_timeout_set);
+    assert_int_equal(stub_console_lines, 11);
+    assert_non_null(strstr(stub_console_text, "bad value in 'mode=fastest'"));
+}
+
+static void test_huge_numbers_are_refused(void **state)
+{
+    (void)state;
+    struct options o = parse("init_delay_us=99999999999999999999999");
+    assert_false(o.init_delay_set);
+    assert_int_equal(stub_console_lines, 1);
+}
+
+static void test_unknown_keys_are_reported(void **state)
+{
+    (void)state;
+    struct options o = parse("console=ttyS0 mode=serial");
+    assert_int_equal(o.mode, SMPBOOT_MODE_SERIAL);
+    assert_int_equal(stub_console_lines, 1);
+    assert_non_null(strstr(stub_console_text, "unknown option 'console'"));
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_defaults),
+        cmocka_unit_test(test_every_option),
+        cmocka_unit_test(test_later_words_win),
+        cmocka_unit_test(test_bad_values_are_reported_and_ignored),
+        cmocka_unit_test(test_huge_numbers_are_refused),
+        cmocka_unit_test(test_unknown_keys_are_reported),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
