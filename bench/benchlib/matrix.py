@@ -28,7 +28,7 @@ QUICK_MODES = ('serial-spec', 'parallel-fast')
 # Rounds per boot: the first is cold (caches, TLBs, QEMU's translated code),
 # the rest are the warm samples the statistics use. Nested KVM on this kind
 # of machine costs tens of seconds per round at 64 vCPUs, hence fewer there.
-FULL_ROUNDS = {'tcg': 21, 'kvm': 6}
+FULL_ROUNDS = {'tcg': 41, 'kvm': 6}
 QUICK_ROUNDS = 3
 
 # The minikernel accepts rounds=1..100.

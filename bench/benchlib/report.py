@@ -5,14 +5,15 @@ from typing import List
 
 from .stats import STEPS
 
-CELL_COLUMNS = ['accel', 'mode', 'cpus', 'machine', 'rounds', 'failed_rounds', 'boots',
+CELL_COLUMNS = ['accel', 'mode', 'cpus', 'machine', 'rounds', 'failed_rounds',
+                'unstamped_rounds', 'boots',
                 'first_us', 'median_us', 'min_us', 'max_us', 'iqr_us', 'q1_us', 'q3_us'] + \
                [s[0] for s in STEPS] + \
                ['last_kicked_us', 'last_online_us', 'slowest_step', 'pages_held',
-                'pages_after_finish']
+                'pages_after_finish', 'load1']
 
-ROUND_COLUMNS = ['accel', 'mode', 'cpus', 'boot', 'round', 'cold', 'ok', 'online', 'total',
-                 'bringup_us']
+ROUND_COLUMNS = ['accel', 'mode', 'cpus', 'boot', 'round', 'cold', 'ok', 'unstamped', 'online',
+                 'total', 'bringup_us']
 
 
 def number(value):
@@ -26,8 +27,8 @@ def number(value):
 def cell_row(result) -> dict:
     stats = result.stats
     row = {'accel': result.cell.accel, 'mode': result.cell.mode.name, 'cpus': result.cell.cpus,
-           'machine': result.cell.machine}
-    for key in ('rounds', 'failed_rounds', 'boots', 'first_us', 'median_us', 'min_us', 'max_us',
+           'machine': result.cell.machine, 'load1': result.load1}
+    for key in ('rounds', 'failed_rounds', 'unstamped_rounds', 'boots', 'first_us', 'median_us', 'min_us', 'max_us',
                 'iqr_us', 'q1_us', 'q3_us', 'last_kicked_us', 'last_online_us', 'slowest_step',
                 'pages_held', 'pages_after_finish'):
         row[key] = getattr(stats, key)
@@ -53,7 +54,8 @@ def write_rounds_csv(path, results):
                     writer.writerow({'accel': result.cell.accel, 'mode': result.cell.mode.name,
                                      'cpus': result.cell.cpus, 'boot': boot_index,
                                      'round': round_index, 'cold': int(round_index == 1),
-                                     'ok': int(r.ok), 'online': r.online, 'total': r.total,
+                                     'ok': int(r.ok), 'unstamped': int(r.unstamped),
+                                     'online': r.online, 'total': r.total,
                                      'bringup_us': r.bringup_us})
 
 
@@ -76,7 +78,9 @@ def markdown_table(results) -> List[str]:
              '|' + ' --- |' * (9 + len(STEP_HEADS) + 2)]
     for r in results:
         s = r.stats
-        rounds = f'{s.rounds}' + (f' ({s.failed_rounds} failed)' if s.failed_rounds else '')
+        notes = ([f'{s.failed_rounds} failed'] if s.failed_rounds else []) + \
+                ([f'{s.unstamped_rounds} unstamped'] if s.unstamped_rounds else [])
+        rounds = f'{s.rounds}' + (f' ({", ".join(notes)})' if notes else '')
         steps = ' | '.join(us(s.steps.get(c)) for c in STEP_HEADS)
         lines.append(f'| {r.cell.accel} | {r.cell.cpus} | {r.cell.mode.name} | {rounds} | '
                      f'{ms(s.first_us)} | {ms(s.median_us)} | {ms(s.min_us)} | {ms(s.max_us)} | '
@@ -86,11 +90,14 @@ def markdown_table(results) -> List[str]:
 
 
 def write_markdown(path, env, command, results, figures, borrowed, problems, plot_name):
+    loads = [r.load1 for r in results if r.load1 is not None]
     out = ['# libsmpboot bring-up benchmark', '',
            f'- command: `{command}`',
            f'- date: {env.date}',
            f'- host: {env.host_cpu}, {env.host_cores} cores, Linux {env.kernel_release}, '
-           f'load average before the run {env.load_before}',
+           f'load average before the run {env.load_before}' +
+           (f', 1-minute load after each cell {min(loads):.1f} to {max(loads):.1f}'
+            if loads else ''),
            f'- QEMU: {env.qemu_version}; KVM: {env.kvm}',
            f'- libsmpboot: {env.git_revision}, buildtype {env.build_type}',
            '- guest: the minikernel, `-machine pc`, `-m 512M`, default CPU model',
@@ -99,7 +106,10 @@ def write_markdown(path, env, command, results, figures, borrowed, problems, plo
             '`bringup_us`: from the `smpboot_start()` call until the last AP went online. '
             'Statistics over the warm rounds (every round but the first of each boot); '
             '"first" is the first boot\'s first round. Step columns: medians over every AP '
-            'of every warm round. "last kick": when the last AP got its INIT.', '']
+            'of every warm round. "last kick": when the last AP got its INIT. '
+            '"unstamped": rounds in which every AP went online but one had not yet written '
+            'its online stamp when `smpboot_start()` returned, so `bringup_us` reads low; '
+            'they are left out.', '']
     out += markdown_table(results)
     if plot_name:
         out += ['', f'![bring-up time against CPU count]({plot_name})']

@@ -56,6 +56,16 @@ class Round:
     def ok(self) -> bool:
         return self.status == 'ok' and self.online == self.total
 
+    @property
+    def unstamped(self) -> bool:
+        """All online, yet an AP has no online stamp: smpboot_start() returned
+        before that AP wrote it, so bringup_us leaves it out and reads low."""
+        return self.ok and any(t.online == 0 for t in self.timelines)
+
+    @property
+    def usable(self) -> bool:
+        return self.ok and not self.unstamped
+
 
 class SerialLog:
     """Fed line by line while QEMU runs, so a failed round can stop the boot at once."""

@@ -19,6 +19,7 @@ STEPS = (
 class CellStats:
     rounds: int                  # warm rounds the figures come from
     failed_rounds: int
+    unstamped_rounds: int        # all online, but an AP's online stamp missing: left out
     boots: int
     first_us: Optional[int]      # the first boot's first round: cold
     median_us: Optional[float]
@@ -50,15 +51,17 @@ def cell_stats(boots_rounds: List[List[Round]], cold_rounds: int = 1) -> CellSta
     """boots_rounds: the rounds of each boot, in order. The first cold_rounds
     of each boot are left out of the statistics."""
     first = boots_rounds[0][0] if boots_rounds and boots_rounds[0] else None
-    warm = [r for rounds in boots_rounds for r in rounds[cold_rounds:] if r.ok]
+    warm = [r for rounds in boots_rounds for r in rounds[cold_rounds:] if r.usable]
     failed = sum(1 for rounds in boots_rounds for r in rounds if not r.ok)
+    unstamped = sum(1 for rounds in boots_rounds for r in rounds if r.unstamped)
     times = [r.bringup_us for r in warm]
     q1 = median = q3 = None
     if times:
         q1, median, q3 = quartiles(times)
     out = CellStats(
-        rounds=len(warm), failed_rounds=failed, boots=len(boots_rounds),
-        first_us=first.bringup_us if first is not None and first.ok else None,
+        rounds=len(warm), failed_rounds=failed, unstamped_rounds=unstamped,
+        boots=len(boots_rounds),
+        first_us=first.bringup_us if first is not None and first.usable else None,
         median_us=median, min_us=min(times) if times else None,
         max_us=max(times) if times else None, q1_us=q1, q3_us=q3,
         iqr_us=(q3 - q1) if times else None)

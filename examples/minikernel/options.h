@@ -9,7 +9,8 @@
  *   clock=auto|pmtimer|hpet reference for the TSC calibration
  *   high_page_tables=0|1    move the page tables above 4 GiB before bring-up
  *   stack_guard=0|1         AP stacks in a virtual window with guard pages
- *   rounds=N                bring the APs up N times (1-100), offline in between
+ *   bench=N (or rounds=N)   bring the APs up N times (1-100), offline in between,
+ *                           printing each round's bringup_us
  *   fault=none|ap_stack_overflow
  *                           a deliberate failure, to test that it is caught
  *

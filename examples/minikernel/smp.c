@@ -40,8 +40,10 @@ static void build_config(const struct options *options, enum smpboot_apic_mode a
         config->mode = options->mode;
     if (options->init_delay_set)
         config->init_delay_ns = options->init_delay_us * NS_PER_US;
-    if (options->ap_timeout_set)
+    if (options->ap_timeout_set) {
         config->ap_timeout_ns = options->ap_timeout_ms * NS_PER_MS;
+        config->online_timeout_ns = options->ap_timeout_ms * NS_PER_MS;
+    }
     config->apic_mode = apic_mode;
     config->extra_stack_count = 1;
     config->extra_stack_size = AP_DOUBLE_FAULT_STACK_SIZE;
@@ -179,6 +181,9 @@ static struct round_result run_round(uint32_t round, uint32_t table_count)
     result.online = smpboot_online_count(sb);
     kprintf("minikernel: smpboot_start: %s, %u of %u CPUs online, last AP after %llu us\n",
             smpboot_status_str(status), result.online, table_count,
+            (unsigned long long)result.bringup_us);
+    /* One machine-readable line per round, for bench/ (bench=R). */
+    kprintf("smpboot: round r=%u online=%u bringup_us=%llu\n", round, result.online,
             (unsigned long long)result.bringup_us);
     report_timelines();
 

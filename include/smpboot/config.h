@@ -71,11 +71,13 @@ struct smpboot_config {
      */
     uint64_t retry_window_ns;
 
-    /*
-     * How long an AP may take to answer after its last SIPI, and again how
-     * long it may take from being released to going online. Must be > 0.
-     */
+    /* How long an AP may take to answer (win its slot) after its last SIPI. 1 ns..60 s. */
     uint64_t ap_timeout_ns;
+    /*
+     * How long an AP that answered may take from its release to going online
+     * (the trampoline's long-mode switch and the library's C code). 1 ns..60 s.
+     */
+    uint64_t online_timeout_ns;
     /* Bound on the whole smpboot_start() call. 0 means no bound beyond the per-AP ones. */
     uint64_t total_timeout_ns;
     /* Bound on each wait for the xAPIC ICR to become idle. Must be > 0. */
@@ -103,8 +105,9 @@ struct smpboot_config {
 };
 
 /*
- * Parallel, xAPIC, the SDM delays (10 ms, 2 SIPIs 200 us apart), 1 s per-AP
- * timeout, 30 s in all, 16 KiB stacks. entry is left NULL: set it.
+ * Parallel, xAPIC, the SDM delays (10 ms, 2 SIPIs 200 us apart), 1 s for an AP
+ * to answer and 1 s more to go online, 30 s in all, 16 KiB stacks. entry is
+ * left NULL: set it.
  */
 void smpboot_config_default(struct smpboot_config *config);
 

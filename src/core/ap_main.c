@@ -8,10 +8,15 @@
 #include "core/session.h"
 #include "arch/arch.h"
 
+/*
+ * The BSP releases every AP that answered within its own bounded waits, so
+ * this only fires when the BSP is far behind (a starved emulator) or gone.
+ * It is long on purpose: parking costs a CPU, waiting costs nothing.
+ */
 static uint64_t release_wait_bound(const struct smpboot *sb)
 {
-    /* The BSP releases an answered AP within its own bounded waits. */
-    return 4 * sb->config.ap_timeout_ns;
+    uint64_t bound = 2 * (sb->config.ap_timeout_ns + sb->config.online_timeout_ns);
+    return sb->config.total_timeout_ns > bound ? sb->config.total_timeout_ns : bound;
 }
 
 void smpboot_ap_main(void *slot_address)
@@ -28,8 +33,10 @@ void smpboot_ap_main(void *slot_address)
     cpu->timeline.c_entry = arrived - sb->start_ns;
     while (__atomic_load_n(&slot->state, __ATOMIC_ACQUIRE) != SMPBOOT_SLOT_RELEASED) {
         /* A BSP that never releases us has given up: stay out of its way. */
-        if (sb->host.now_ns(sb->host.ctx) - arrived > release_wait_bound(sb))
+        if (sb->host.now_ns(sb->host.ctx) - arrived > release_wait_bound(sb)) {
+            __atomic_store_n(&slot->ap_flags, SMPBOOT_SLOT_AP_GAVE_UP, __ATOMIC_RELEASE);
             smpboot_arch_park();
+        }
         smpboot_relax(sb);
     }
 

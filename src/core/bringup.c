@@ -230,7 +230,7 @@ static void give_verdicts(struct engine *e, uint32_t first, uint32_t end)
         }
     }
     /* Those that answered in time: release them and wait for them to go online. */
-    wait_batch(e, first, end, deadline_after(e, sb->config.ap_timeout_ns), GOAL_ONLINE);
+    wait_batch(e, first, end, deadline_after(e, sb->config.online_timeout_ns), GOAL_ONLINE);
     for (uint32_t i = first; i < end; i++) {
         struct smpboot_slot *slot = smpboot_slot_at(sb, i);
         /* Answered, not online: ARRIVED or RELEASED. Anything else is decided. */
@@ -240,8 +240,14 @@ static void give_verdicts(struct engine *e, uint32_t first, uint32_t end)
         struct smpboot_cpu *cpu = &sb->cpus[i];
         cpu->progress = __atomic_load_n(&slot->progress, __ATOMIC_ACQUIRE);
         set_result(cpu, SMPBOOT_CPU_STALLED);
-        smpboot_logf(sb, SMPBOOT_LOG_ERROR, "APIC %u stopped after %s", cpu->apic_id,
-                     smpboot_progress_str(cpu->progress));
+        if (__atomic_load_n(&slot->ap_flags, __ATOMIC_ACQUIRE) & SMPBOOT_SLOT_AP_GAVE_UP)
+            smpboot_logf(sb, SMPBOOT_LOG_ERROR,
+                         "APIC %u reached C but was not released in time (the BSP was late) "
+                         "and parked itself",
+                         cpu->apic_id);
+        else
+            smpboot_logf(sb, SMPBOOT_LOG_ERROR, "APIC %u stopped after %s", cpu->apic_id,
+                         smpboot_progress_str(cpu->progress));
     }
 }
 

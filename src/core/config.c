@@ -15,6 +15,7 @@ void smpboot_config_default(struct smpboot_config *config)
         .retry_window_ns = 0,
         /* Generous: an emulated AP with many siblings on few host cores is slow. */
         .ap_timeout_ns = 1000 * MS,
+        .online_timeout_ns = 1000 * MS,
         .total_timeout_ns = 30000 * MS,
         .icr_timeout_ns = 10 * MS,
         .stack_size = 16384,
@@ -54,6 +55,8 @@ enum smpboot_status smpboot_config_check(const struct smpboot_config *config)
     if (config->sdm_retry && (config->retry_window_ns == 0 || config->retry_window_ns > 60 * one_second))
         return SMPBOOT_ERR_BAD_CONFIG;
     if (config->ap_timeout_ns == 0 || config->ap_timeout_ns > 60 * one_second)
+        return SMPBOOT_ERR_BAD_CONFIG;
+    if (config->online_timeout_ns == 0 || config->online_timeout_ns > 60 * one_second)
         return SMPBOOT_ERR_BAD_CONFIG;
     if (config->icr_timeout_ns == 0 || config->icr_timeout_ns > one_second)
         return SMPBOOT_ERR_BAD_CONFIG;

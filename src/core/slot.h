@@ -33,11 +33,14 @@ enum smpboot_slot_state {
     SMPBOOT_SLOT_TIMED_OUT = 6,
 };
 
+/* The AP waited longer than its bound for the BSP's release and parked itself. */
+#define SMPBOOT_SLOT_AP_GAVE_UP 1u
+
 struct smpboot_slot {
     uint32_t apic_id;    /* 0: matched by the trampoline */
     uint32_t state;      /* 4: enum smpboot_slot_state; CAS only */
     uint32_t progress;   /* 8: enum smpboot_progress, written by the AP */
-    uint32_t reserved0;  /* 12 */
+    uint32_t ap_flags;   /* 12: SMPBOOT_SLOT_AP_*, written by the AP */
     uint64_t stack_top;  /* 16: virtual; loaded into RSP after winning */
     uint64_t cpu;        /* 24: struct smpboot_cpu *, virtual */
     uint64_t session;    /* 32: struct smpboot *, virtual */

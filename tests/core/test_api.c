@@ -86,7 +86,7 @@ static void test_config_checks(void **state)
     assert_true(fast.sdm_retry);
 
     assert_int_equal(smpboot_config_check(NULL), SMPBOOT_ERR_INVALID_ARGUMENT);
-    for (int which = 0; which < 13; which++) {
+    for (int which = 0; which < 14; which++) {
         struct smpboot_config c = good;
         switch (which) {
         case 0: c.mode = 7; break;
@@ -102,6 +102,7 @@ static void test_config_checks(void **state)
         case 10: c.init_delay_ns = 10ull * 1000 * MS; break;  /* 10 s: a units mistake */
         case 11: c.sdm_retry = true; c.retry_window_ns = 0; break;
         case 12: c.entry = NULL; break;
+        case 13: c.online_timeout_ns = 0; break;
         }
         assert_int_equal(smpboot_config_check(&c), SMPBOOT_ERR_BAD_CONFIG);
         fx_setup(0, false);

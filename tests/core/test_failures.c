@@ -2,6 +2,7 @@
 #include "fixture.h"
 
 #include <sched.h>
+#include <string.h>
 
 #define SIPI 0x600u
 #define INIT_MODE 0x500u
@@ -135,6 +136,7 @@ static void test_fast_profile_falls_back_to_sdm(void **state)
     smpboot_config_fast(&fast);
     fast.entry = fx.config.entry;
     fast.stack_size = fx.config.stack_size;
+    fast.online_timeout_ns = fx.config.online_timeout_ns;
     fast.retry_window_ns = 20 * MS;
     fx.config = fast;
     mock_add_ap(1, MOCK_AP_PROMPT);
@@ -175,6 +177,39 @@ static void test_stalled_ap_reports_progress(void **state)
     assert_int_equal(smpboot_finish(&fx.sb), SMPBOOT_OK);
     assert_int_equal(fx_count_icr(1, INIT_MODE), 2);  /* kicked, then reset by finish */
     assert_int_equal(mock_pages_outstanding(), fx.config.stack_size / 4096);
+}
+
+static char late_log[512];
+
+static void keep_log(void *ctx, enum smpboot_log_level level, const char *message)
+{
+    (void)ctx;
+    (void)level;
+    strncat(late_log, message, sizeof late_log - strlen(late_log) - 1);
+}
+
+/* A BSP that falls far behind: the waiting AP gives up, and the report says why. */
+static void test_late_bsp_is_reported_as_such(void **state)
+{
+    (void)state;
+    late_log[0] = '\0';
+    fx_setup(0, false);
+    fx.host.log = keep_log;
+    fx.config.ap_timeout_ns = 5 * MS;   /* the AP waits 2 x (5 + 5) ms for its release */
+    fx.config.online_timeout_ns = 5 * MS;
+    fx.config.total_timeout_ns = 0;
+    mock_add_ap(1, MOCK_AP_PROMPT);
+    fx_init_and_add();
+    mock_stall_bsp_once(200 * MS);
+    assert_int_equal(smpboot_start(&fx.sb), SMPBOOT_ERR_PARTIAL);
+    fx_join_and_check();
+    struct smpboot_cpu *cpu = smpboot_cpu_get(&fx.sb, 1);
+    assert_int_equal(cpu->result, SMPBOOT_CPU_STALLED);
+    assert_int_equal(cpu->progress, SMPBOOT_PROGRESS_C);
+    assert_int_equal(fx_entries[1], 0);
+    assert_non_null(strstr(late_log, "APIC 1 reached C but was not released in time"));
+    assert_int_equal(smpboot_finish(&fx.sb), SMPBOOT_OK);
+    assert_int_equal(mock_pages_outstanding(), 0);
 }
 
 /* An ICR that never goes idle: bounded, reported, nothing else sent. */
@@ -312,6 +347,7 @@ int main(void)
         cmocka_unit_test(test_one_sipi_not_enough),
         cmocka_unit_test(test_fast_profile_falls_back_to_sdm),
         cmocka_unit_test(test_stalled_ap_reports_progress),
+        cmocka_unit_test(test_late_bsp_is_reported_as_such),
         cmocka_unit_test(test_icr_stuck),
         cmocka_unit_test(test_esr_error),
         cmocka_unit_test(test_total_timeout_skips),

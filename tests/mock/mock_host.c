@@ -50,6 +50,8 @@ static struct {
     bool x2apic;
     uint32_t bsp;
     bool icr_stuck;
+    uint64_t bsp_stall_ns;
+    bool some_ap_won;
     uint32_t esr;
     struct mock_icr icr[MOCK_MAX_ICR];
     unsigned icr_count;
@@ -106,6 +108,8 @@ void mock_reset(uint32_t bsp_apic_id, bool x2apic)
     m.bsp = bsp_apic_id;
     m.icr_stuck = false;
     m.esr = 0;
+    m.bsp_stall_ns = 0;
+    m.some_ap_won = false;
     m.icr_count = m.event_count = 0;
     m.ap_count = 0;
     m.thread_count = 0;
@@ -130,6 +134,7 @@ void mock_fail_alloc_call(unsigned n) { m.fail_alloc_at = n; }
 void mock_fail_map_call(unsigned n) { m.fail_map_at = n; }
 void mock_set_icr_stuck(bool stuck) { m.icr_stuck = stuck; }
 void mock_set_esr(uint32_t value) { m.esr = value; }
+void mock_stall_bsp_once(uint64_t ns) { m.bsp_stall_ns = ns; }
 
 void mock_force_low_page(uint64_t phys)
 {
@@ -358,6 +363,7 @@ static bool claim(struct mock_ap *ap, struct smpboot_slot *slot)
         return false;
     }
     ap->won_slot = true;
+    __atomic_store_n(&m.some_ap_won, true, __ATOMIC_RELEASE);
     __atomic_store_n(&slot->progress, SMPBOOT_PROGRESS_PROTECTED_MODE, __ATOMIC_RELEASE);
     slot->tsc_claimed = __builtin_ia32_rdtsc();
     __atomic_store_n(&slot->progress, SMPBOOT_PROGRESS_LONG_MODE, __ATOMIC_RELEASE);
@@ -484,6 +490,13 @@ static void deliver(uint32_t dest, uint32_t low)
     else if (ap && rec.delivery == 0x600u)
         deliver_sipi(ap, rec.vector);
     pthread_mutex_unlock(&m.lock);
+    /* The BSP descheduled right after the SIPI that woke an AP. */
+    if (current_cpu == m.bsp && m.bsp_stall_ns && __atomic_load_n(&m.some_ap_won, __ATOMIC_ACQUIRE)) {
+        struct timespec pause = {(time_t)(m.bsp_stall_ns / 1000000000ull),
+                                 (long)(m.bsp_stall_ns % 1000000000ull)};
+        m.bsp_stall_ns = 0;
+        nanosleep(&pause, NULL);
+    }
 }
 
 /* ---- local APIC ---- */

@@ -76,6 +76,8 @@ void mock_fail_alloc_call(unsigned n);
 void mock_fail_map_call(unsigned n);
 void mock_set_icr_stuck(bool stuck);
 void mock_set_esr(uint32_t value);
+/* The BSP sleeps this long right after the first SIPI an AP answers (a starved host). */
+void mock_stall_bsp_once(uint64_t ns);
 /* Make the next trampoline-page allocation return this address instead. */
 void mock_force_low_page(uint64_t phys);
 
