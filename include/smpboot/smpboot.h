@@ -115,6 +115,14 @@ enum smpboot_status smpboot_finish(struct smpboot *sb);
  */
 enum smpboot_status smpboot_offline(struct smpboot *sb, uint32_t index);
 
+/*
+ * How many times an AP entered the trampoline (in real mode, before it knew
+ * its slot) since the last smpboot_start(), late ones included; 0 after
+ * smpboot_finish(). With the results it tells "never woke up" from "woke up
+ * and lost its slot": a late AP leaves no other trace, by design.
+ */
+uint32_t smpboot_trampoline_entries(const struct smpboot *sb);
+
 /* CPUs in the table (BSP included). */
 uint32_t smpboot_cpu_count(const struct smpboot *sb);
 /* Entry by logical index, or NULL. */

@@ -3,6 +3,7 @@
  * ascending APIC ID) so that logical numbers are deterministic.
  */
 #include "core/session.h"
+#include "trampoline/trampoline.h"
 
 static bool host_is_complete(const struct smpboot_host *host, enum smpboot_apic_mode mode,
                              uint64_t stack_window)
@@ -132,4 +133,9 @@ uint64_t smpboot_bringup_ns(const struct smpboot *sb)
     if (!sb || sb->all_online_ns < sb->start_ns || sb->all_online_ns == 0)
         return 0;
     return sb->all_online_ns - sb->start_ns;
+}
+
+uint32_t smpboot_trampoline_entries(const struct smpboot *sb)
+{
+    return smpboot_trampoline_entered(sb);
 }
