@@ -9,7 +9,7 @@ set -euo pipefail
 cd "$(dirname "$0")"
 BUILD_DIR=${SMPBOOT_BUILD_DIR:-build}
 PACKAGES=(gcc meson ninja-build nasm pkg-config libcmocka-dev python3 qemu-system-x86
-          clang libclang-rt-14-dev spin binutils util-linux)
+          clang libclang-rt-14-dev spin valgrind binutils util-linux)
 
 missing_packages() {
     local p

@@ -56,7 +56,7 @@ static void test_late_ap_loses_and_parks(void **state)
     uint64_t late_stack = late->priv_stack_phys;
     /* Let the late AP run its trampoline now, before finish. */
     uint64_t waited = 0;
-    while (!mock_ap_by_id(2)->lost_slot && waited++ < 20000000)
+    while (!__atomic_load_n(&mock_ap_by_id(2)->lost_slot, __ATOMIC_ACQUIRE) && waited++ < 20000000)
         sched_yield();
     assert_true(mock_ap_by_id(2)->lost_slot);
     fx_join_and_check();

@@ -359,10 +359,10 @@ static bool claim(struct mock_ap *ap, struct smpboot_slot *slot)
     uint32_t expected = SMPBOOT_SLOT_KICKED;
     if (!__atomic_compare_exchange_n(&slot->state, &expected, SMPBOOT_SLOT_ARRIVED, false,
                                      __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
-        ap->lost_slot = true;
+        __atomic_store_n(&ap->lost_slot, true, __ATOMIC_RELEASE);
         return false;
     }
-    ap->won_slot = true;
+    __atomic_store_n(&ap->won_slot, true, __ATOMIC_RELEASE);
     __atomic_store_n(&m.some_ap_won, true, __ATOMIC_RELEASE);
     __atomic_store_n(&slot->progress, SMPBOOT_PROGRESS_PROTECTED_MODE, __ATOMIC_RELEASE);
     slot->tsc_claimed = __builtin_ia32_rdtsc();

@@ -55,7 +55,7 @@ struct mock_ap {
     uint32_t sipis;            /* since the last INIT */
     uint64_t init_at_ns;
     bool running;              /* not in wait-for-SIPI */
-    bool won_slot;
+    bool won_slot;             /* written atomically: a late AP's thread sets these */
     bool lost_slot;            /* ran the trampoline and lost: parked untouched */
     bool reset_while_late;
     uint32_t entries;          /* times the kernel entry ran on it */
