@@ -66,6 +66,7 @@ struct smpboot_cpu {
     uint32_t index;
     /* 32-bit local APIC ID. */
     uint32_t apic_id;
+    /* Recorded by the BSP; final once smpboot_start() returns (an AP's entry may see it unset). */
     enum smpboot_cpu_result result;
     enum smpboot_progress progress;
     /* ESR value when result is SMPBOOT_CPU_SEND_FAILED, else 0. */

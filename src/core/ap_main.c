@@ -1,9 +1,11 @@
 /*
  * The AP side in C. The trampoline has already won the slot (KICKED ->
  * ARRIVED) and switched to the AP's own stack. Here the AP waits for the BSP
- * to release it, goes online and enters the kernel. After going online it
- * touches neither the slot nor the session's borrowed memory: smpboot_finish()
- * may free them at any moment.
+ * to release it, goes online (RELEASED -> ONLINE, by compare-and-swap: the
+ * BSP may give up on it at the same moment) and enters the kernel. After
+ * going online it touches neither the slot nor the session's borrowed memory:
+ * smpboot_finish() may free them at any moment. The BSP, not the AP, records
+ * the CPU's result.
  */
 #include "core/session.h"
 #include "arch/arch.h"
@@ -31,8 +33,14 @@ void smpboot_ap_main(void *slot_address)
     cpu->priv_c_entry_tsc = smpboot_arch_read_tsc();
     cpu->priv_c_entry_ns = arrived;
     cpu->timeline.c_entry = arrived - sb->start_ns;
-    while (__atomic_load_n(&slot->state, __ATOMIC_ACQUIRE) != SMPBOOT_SLOT_RELEASED) {
-        /* A BSP that never releases us has given up: stay out of its way. */
+
+    for (;;) {
+        uint32_t state = __atomic_load_n(&slot->state, __ATOMIC_ACQUIRE);
+        if (state == SMPBOOT_SLOT_RELEASED)
+            break;
+        if (state != SMPBOOT_SLOT_ARRIVED)
+            smpboot_arch_park();  /* the BSP gave up on us */
+        /* A BSP that never releases us is far behind or gone: stay out of its way. */
         if (sb->host.now_ns(sb->host.ctx) - arrived > release_wait_bound(sb)) {
             __atomic_store_n(&slot->ap_flags, SMPBOOT_SLOT_AP_GAVE_UP, __ATOMIC_RELEASE);
             smpboot_arch_park();
@@ -40,17 +48,16 @@ void smpboot_ap_main(void *slot_address)
         smpboot_relax(sb);
     }
 
+    /* What the BSP reads about this CPU, written before the state says ONLINE. */
     smpboot_entry_fn entry = sb->config.entry;
-    /* Everything the BSP reads about this CPU is written before the state says ONLINE. */
     cpu->progress = SMPBOOT_PROGRESS_ONLINE;
-    __atomic_store_n(&cpu->result, SMPBOOT_CPU_ONLINE, __ATOMIC_RELEASE);
     slot->online_ns = sb->host.now_ns(sb->host.ctx);
     cpu->timeline.online = slot->online_ns - sb->start_ns;
     __atomic_store_n(&slot->progress, SMPBOOT_PROGRESS_ONLINE, __ATOMIC_RELEASE);
     uint32_t expected = SMPBOOT_SLOT_RELEASED;
     if (!__atomic_compare_exchange_n(&slot->state, &expected, SMPBOOT_SLOT_ONLINE, false,
                                      __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
-        smpboot_arch_park();  /* only this AP leaves RELEASED: cannot happen */
+        smpboot_arch_park();  /* the BSP gave up on us at its deadline */
 
     entry(cpu);
     smpboot_arch_park();

@@ -66,17 +66,13 @@ static bool swap_state(struct smpboot_slot *slot, uint32_t from, uint32_t to)
 }
 
 /*
- * Kicked, and no verdict yet: the BSP still owes it a decision. The state is
- * read first: an AP writes its result before it sets ONLINE, so once ONLINE
- * is seen (acquire) the result is too, and an AP going online between the two
- * reads cannot look undecided.
+ * Kicked, and no result yet: the BSP still owes it a decision. Only the BSP
+ * writes results, each after the state word has settled the matter.
  */
 static bool in_flight(const struct engine *e, uint32_t i)
 {
-    uint32_t state = state_of(smpboot_slot_at(e->sb, i));
-    if (state == SMPBOOT_SLOT_IDLE || state == SMPBOOT_SLOT_ONLINE)
-        return false;
-    return result_of(&e->sb->cpus[i]) == SMPBOOT_CPU_NOT_STARTED;
+    return result_of(&e->sb->cpus[i]) == SMPBOOT_CPU_NOT_STARTED
+           && state_of(smpboot_slot_at(e->sb, i)) != SMPBOOT_SLOT_IDLE;
 }
 
 static void set_result(struct smpboot_cpu *cpu, enum smpboot_cpu_result result)
@@ -110,8 +106,11 @@ static struct tally poll_batch(struct engine *e, uint32_t first, uint32_t end)
         case SMPBOOT_SLOT_RELEASED:
             tally.not_online++;
             break;
+        case SMPBOOT_SLOT_ONLINE:
+            set_result(&e->sb->cpus[i], SMPBOOT_CPU_ONLINE);
+            break;
         default:
-            break;  /* ONLINE: the AP set its own result */
+            break;
         }
     }
     return tally;
@@ -232,12 +231,20 @@ static void give_verdicts(struct engine *e, uint32_t first, uint32_t end)
     /* Those that answered in time: release them and wait for them to go online. */
     wait_batch(e, first, end, deadline_after(e, sb->config.online_timeout_ns), GOAL_ONLINE);
     for (uint32_t i = first; i < end; i++) {
-        struct smpboot_slot *slot = smpboot_slot_at(sb, i);
-        /* Answered, not online: ARRIVED or RELEASED. Anything else is decided. */
-        uint32_t state = state_of(slot);
-        if (!in_flight(e, i) || (state != SMPBOOT_SLOT_ARRIVED && state != SMPBOOT_SLOT_RELEASED))
+        if (!in_flight(e, i))
             continue;
+        /*
+         * Answered but not online: give up on it by compare-and-swap, so that
+         * it either went online just now (and the poll records it) or will
+         * fail its own swap to ONLINE and park, never both.
+         */
+        struct smpboot_slot *slot = smpboot_slot_at(sb, i);
         struct smpboot_cpu *cpu = &sb->cpus[i];
+        if (!swap_state(slot, SMPBOOT_SLOT_RELEASED, SMPBOOT_SLOT_TIMED_OUT)
+            && !swap_state(slot, SMPBOOT_SLOT_ARRIVED, SMPBOOT_SLOT_TIMED_OUT)) {
+            poll_batch(e, i, i + 1);
+            continue;
+        }
         cpu->progress = __atomic_load_n(&slot->progress, __ATOMIC_ACQUIRE);
         set_result(cpu, SMPBOOT_CPU_STALLED);
         if (__atomic_load_n(&slot->ap_flags, __ATOMIC_ACQUIRE) & SMPBOOT_SLOT_AP_GAVE_UP)

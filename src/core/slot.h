@@ -14,6 +14,9 @@
  *   BSP  ARRIVED -> RELEASED         once no SIPI will be sent to it any more
  *   AP   RELEASED -> ONLINE          C code, just before the kernel's entry
  *   BSP  KICKED -> TIMED_OUT         gives up; a late AP then loses
+ *   BSP  ARRIVED/RELEASED -> TIMED_OUT
+ *                                    gives up on one that answered but did not
+ *                                    go online in time; it then parks
  *
  * The layout is shared with asm/trampoline.asm: keep the offsets below.
  */
