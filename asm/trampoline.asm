@@ -162,13 +162,21 @@ protected_mode_entry:
     jmp .next_slot
 
 .claim_slot:
-    ; KICKED -> ARRIVED, atomically. Losing means the BSP has given up on
-    ; us, holds us for a re-INIT, or another SIPI's copy of us won already:
-    ; then we must vanish without touching anything.
+    ; KICKED -> ARRIVED, atomically: the BSP will release us once it sends
+    ; no more SIPIs. If instead the BSP has already sent its last SIPI to us
+    ; (SIPIS_DONE), nothing is left to wait for: SIPIS_DONE -> RELEASED.
+    ; Losing both means the BSP has given up on us, holds us for a re-INIT,
+    ; or another SIPI's copy of us won already: then we must vanish without
+    ; touching anything.
     mov eax, SLOT_STATE_KICKED
     mov edx, SLOT_STATE_ARRIVED
     lock cmpxchg [esi + SLOT_OFF_STATE], edx
+    je .slot_won
+    mov eax, SLOT_STATE_SIPIS_DONE
+    mov edx, SLOT_STATE_RELEASED
+    lock cmpxchg [esi + SLOT_OFF_STATE], edx
     jne park
+.slot_won:
     mov dword [esi + SLOT_OFF_PROGRESS], PROGRESS_PROTECTED_MODE
     ; Timestamps are raw TSC: the host clock cannot be called from here. The
     ; BSP converts them with a ratio it measures over the bring-up.

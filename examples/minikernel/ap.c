@@ -5,6 +5,7 @@
 #include "cpu.h"
 #include "idle.h"
 #include "lapic.h"
+#include "security.h"
 
 /*
  * fault=ap_stack_overflow: recurse until the stack runs out. With
@@ -25,11 +26,19 @@ void ap_entry(struct smpboot_cpu *cpu)
 {
     struct smp_shared *shared = cpu->arg;
 
-    /* First: leave the temporary GDT in the trampoline page, which smpboot_finish() frees. */
+    /* Before anything here changes them: the state libsmpboot handed over. */
+    if (cpu->index < MAX_CPUS) {
+        security_read_control(&shared->ap_control[cpu->index]);
+        __atomic_fetch_add(&shared->entry_runs[cpu->index], 1u, __ATOMIC_RELEASE);
+    }
+
+    /* Then leave the temporary GDT in the trampoline page, which smpboot_finish() frees. */
     struct percpu *self = percpu_setup(cpu->index, cpu->apic_id, cpu->extra_stack_top[0]);
     cpu->user = self;
     /* INIT left this APIC software-disabled; enabled, it can take the wake-up tick. */
     lapic_enable_this_cpu();
+    /* On our own IDT now: an NMI is counted, not fatal, so let the platform's reach us. */
+    lapic_route_nmi();
     idle_begin();
 
     bool completed = true;

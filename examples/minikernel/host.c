@@ -12,6 +12,12 @@
 /* Its mappings: the trampoline's identity mapping, and stacks in a stack window. */
 #define MAPPINGS_MAX 2048
 #define DEFERRED_LOG_BYTES 8192
+/* Ranges that must come back untouched (stacks of APs that never ran). */
+#define WATCHED_MAX 256
+/* An allocation whose limit is at most this is the trampoline page's. */
+#define LOW_MEMORY_LIMIT 0x100000ull
+/* What every frame handed out holds while poisoning is on: "POISON!!". */
+#define POISON_PATTERN 0x21214E4F53494F50ull
 
 struct allocation {
     uint64_t phys;
@@ -32,6 +38,21 @@ static uint32_t mapping_count;
 static uint64_t pages_mapped;
 static uint32_t contract_errors;
 
+static bool poisoning;
+struct watched {
+    uint64_t phys;
+    uint64_t pages;
+};
+static struct watched watched[WATCHED_MAX];
+static uint32_t watched_count;
+static struct host_watch_report watch_report;
+
+static uint64_t low_page;
+
+static uint64_t skip_map_start, skip_map_end;
+static uint64_t skip_map_pages;
+static uint32_t maps_skipped;
+
 static bool log_deferred;
 static char deferred_log[DEFERRED_LOG_BYTES];
 static size_t deferred_length;
@@ -42,6 +63,44 @@ static void contract_error(const char *what, uint64_t address, uint64_t pages)
     contract_errors++;
     kprintf("minikernel: error: libsmpboot %s: 0x%llx, %llu pages\n", what,
             (unsigned long long)address, (unsigned long long)pages);
+}
+
+static void poison(uint64_t phys, uint64_t pages)
+{
+    volatile uint64_t *word = phys_to_virt(phys);
+    for (uint64_t i = 0; i < pages * FRAME_SIZE / sizeof(uint64_t); i++)
+        word[i] = POISON_PATTERN;
+}
+
+/* Offset of the first byte that lost the pattern, or -1 when it is whole. */
+static int64_t first_unpoisoned(uint64_t phys, uint64_t pages)
+{
+    const volatile uint64_t *word = phys_to_virt(phys);
+    for (uint64_t i = 0; i < pages * FRAME_SIZE / sizeof(uint64_t); i++)
+        if (word[i] != POISON_PATTERN)
+            return (int64_t)(i * sizeof(uint64_t));
+    return -1;
+}
+
+/* A free of a watched range: the frames must still hold the pattern. */
+static void check_watched(uint64_t phys, uint64_t pages)
+{
+    for (uint32_t i = 0; i < watched_count; i++) {
+        if (watched[i].phys != phys)
+            continue;
+        int64_t dirty = first_unpoisoned(phys, pages);
+        if (dirty < 0) {
+            watch_report.freed_untouched++;
+        } else {
+            watch_report.freed_touched++;
+            kprintf("minikernel: error: frames 0x%llx (%llu pages) were written although no CPU "
+                    "should have run on them: first change at offset 0x%llx\n",
+                    (unsigned long long)phys, (unsigned long long)pages,
+                    (unsigned long long)dirty);
+        }
+        watched[i] = watched[--watched_count];
+        return;
+    }
 }
 
 static enum smpboot_status host_alloc_frames(void *ctx, size_t pages, uint64_t limit,
@@ -55,6 +114,10 @@ static enum smpboot_status host_alloc_frames(void *ctx, size_t pages, uint64_t l
         return status;
     allocations[allocation_count++] = (struct allocation){ *phys, pages };
     pages_held += pages;
+    if (limit <= LOW_MEMORY_LIMIT)
+        low_page = *phys;
+    if (poisoning)
+        poison(*phys, pages);
     return SMPBOOT_OK;
 }
 
@@ -70,6 +133,7 @@ static void host_free_frames(void *ctx, uint64_t phys, size_t pages)
         }
         allocations[i] = allocations[--allocation_count];
         pages_held -= pages;
+        check_watched(phys, pages);
         if (!frames_free(phys, pages))
             contract_error("freed frames that were free already", phys, pages);
         return;
@@ -91,6 +155,13 @@ static enum smpboot_status host_map(void *ctx, uint64_t virt, uint64_t phys, siz
         return SMPBOOT_ERR_INVALID_ARGUMENT;
     if (mapping_count == MAPPINGS_MAX)
         return SMPBOOT_ERR_MAP_FAILED; /* cannot track it, so do not make it */
+    if (virt >= skip_map_start && virt < skip_map_end && pages == skip_map_pages) {
+        /* The staged fault: say yes, map nothing (the unmap later finds nothing to clear). */
+        maps_skipped++;
+        mappings[mapping_count++] = (struct mapping){ virt, pages };
+        pages_mapped += pages;
+        return SMPBOOT_OK;
+    }
     uint32_t access = 0;
     if (flags & SMPBOOT_MAP_WRITE)
         access |= PAGING_WRITE;
@@ -195,6 +266,44 @@ uint64_t host_pages_mapped(void)
 uint32_t host_contract_errors(void)
 {
     return contract_errors;
+}
+
+void host_poison_frames(bool on)
+{
+    poisoning = on;
+}
+
+bool host_watch_untouched(uint64_t phys, uint64_t pages)
+{
+    if (!poisoning || watched_count == WATCHED_MAX)
+        return false;
+    watched[watched_count++] = (struct watched){ phys, pages };
+    watch_report.watched++;
+    return true;
+}
+
+struct host_watch_report host_watch_results(void)
+{
+    struct host_watch_report report = watch_report;
+    report.still_held = watched_count;
+    return report;
+}
+
+uint64_t host_low_page(void)
+{
+    return low_page;
+}
+
+void host_skip_map(uint64_t start, uint64_t end, uint64_t pages)
+{
+    skip_map_start = start;
+    skip_map_end = end;
+    skip_map_pages = pages;
+}
+
+uint32_t host_maps_skipped(void)
+{
+    return maps_skipped;
 }
 
 void host_build(struct smpboot_host *host, const struct smpboot_apic_ops *apic)

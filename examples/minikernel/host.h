@@ -32,4 +32,32 @@ uint64_t host_pages_held(void);
 uint64_t host_pages_mapped(void);
 uint32_t host_contract_errors(void);
 
+/*
+ * Poisoning, for late_aps= and extra_apic=: while on, every frame handed to
+ * libsmpboot is filled with a pattern. A range registered with
+ * host_watch_untouched() (the stack of an AP that must never have run) is
+ * checked when libsmpboot frees it: a byte off the pattern is reported as
+ * an error. false when poisoning is off or the table is full.
+ */
+void host_poison_frames(bool on);
+bool host_watch_untouched(uint64_t phys, uint64_t pages);
+
+struct host_watch_report {
+    uint32_t watched;          /* ranges registered */
+    uint32_t freed_untouched;  /* freed with the pattern whole */
+    uint32_t freed_touched;    /* freed with the pattern broken (each one reported) */
+    uint32_t still_held;       /* not freed yet */
+};
+struct host_watch_report host_watch_results(void);
+
+/* The last frame libsmpboot asked for below 1 MiB: its trampoline page (0 if none). */
+uint64_t host_low_page(void);
+
+/*
+ * fault=stack_unmapped: map() calls for `pages` pages starting inside
+ * [start, end) succeed but map nothing.
+ */
+void host_skip_map(uint64_t start, uint64_t end, uint64_t pages);
+uint32_t host_maps_skipped(void);
+
 #endif /* MK_HOST_H */

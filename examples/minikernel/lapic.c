@@ -20,11 +20,15 @@
 #define REG_TIMER_INITIAL 0x380u
 #define REG_TIMER_CURRENT 0x390u
 #define REG_TIMER_DIVIDE 0x3E0u
+#define REG_LVT_LINT1 0x360u
 
 #define SVR_ENABLE (1u << 8)
 #define LVT_MASKED (1u << 16)
 #define LVT_TIMER_PERIODIC (1u << 17)
 #define TIMER_DIVIDE_BY_16 0x3u
+#define DELIVERY_NMI (4u << 8)
+#define ICR_LEVEL_ASSERT (1u << 14)
+#define ICR_ALL_EXCLUDING_SELF (3u << 18)
 #define CALIBRATION_NS 10000000ull /* 10 ms */
 
 static struct smpboot_apic_ops ops;
@@ -59,6 +63,22 @@ void lapic_enable_this_cpu(void)
     reg_write(SMPBOOT_APIC_REG_SVR, (svr & ~0xFFu) | SVR_ENABLE | VECTOR_SPURIOUS);
 }
 
+void lapic_route_nmi(void)
+{
+    /* Edge-triggered, unmasked; the vector field is ignored for NMI delivery. */
+    reg_write(REG_LVT_LINT1, DELIVERY_NMI);
+}
+
+void lapic_broadcast_nmi(void)
+{
+    uint32_t low = ICR_ALL_EXCLUDING_SELF | ICR_LEVEL_ASSERT | DELIVERY_NMI;
+    /* A shorthand ignores the destination: the low half alone sends it. */
+    if (ops.write_icr)
+        ops.write_icr(ops.ctx, low);
+    else
+        reg_write(SMPBOOT_APIC_REG_ICR_LOW, low);
+}
+
 void lapic_init_bsp(enum smpboot_apic_mode mode, uint64_t expected_phys,
                     struct smpboot_apic_ops *out)
 {
@@ -86,6 +106,7 @@ void lapic_init_bsp(enum smpboot_apic_mode mode, uint64_t expected_phys,
     }
     ready = true;
     lapic_enable_this_cpu();
+    lapic_route_nmi();
     *out = ops;
     kprintf("minikernel: lapic: %s mode, BSP apic %u, registers at 0x%llx\n",
             x2apic_mode ? "x2APIC" : "xAPIC", lapic_current_id(), (unsigned long long)phys);

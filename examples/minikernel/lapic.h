@@ -29,6 +29,17 @@ void lapic_init_bsp(enum smpboot_apic_mode mode, uint64_t expected_phys,
 /* On an AP: INIT left its APIC software-disabled; enable it to take interrupts. */
 void lapic_enable_this_cpu(void);
 
+/*
+ * Program LINT1 as an unmasked NMI input, as firmware does on the BSP. INIT
+ * masks it again, which is why an NMI from the platform (QEMU's `nmi`
+ * monitor command goes through LINT1) cannot reach an AP that was started
+ * or taken offline with INIT until its kernel code runs this.
+ */
+void lapic_route_nmi(void);
+
+/* An NMI to every other CPU (the all-excluding-self shorthand), as a panic path sends. */
+void lapic_broadcast_nmi(void);
+
 bool lapic_ready(void);
 uint32_t lapic_current_id(void);
 void lapic_eoi(void);

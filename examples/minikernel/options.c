@@ -54,6 +54,70 @@ static bool parse_bool(struct word w, bool *out)
     return false;
 }
 
+/* The part of `w` before the first `separator`; `w` keeps the rest, separator dropped. */
+static struct word split_at(struct word *w, char separator)
+{
+    size_t i = 0;
+    while (i < w->length && w->start[i] != separator)
+        i++;
+    struct word head = { w->start, i };
+    size_t skip = i < w->length ? i + 1 : i;
+    w->start += skip;
+    w->length -= skip;
+    return head;
+}
+
+/* An APIC ID: 32 bits, and not the reserved broadcast value 0xFFFFFFFF. */
+static bool parse_apic_id(struct word w, uint32_t *out)
+{
+    uint64_t value;
+    if (!parse_unsigned(w, &value) || value >= 0xFFFFFFFFull)
+        return false;
+    *out = (uint32_t)value;
+    return true;
+}
+
+/* extra_apic=N[,N...]: all or nothing, so a typo does not start half a list. */
+static bool parse_extra_apic(struct word value, struct options *out)
+{
+    uint32_t ids[EXTRA_APIC_MAX];
+    uint32_t count = 0;
+    if (value.length == 0)
+        return false;
+    while (value.length > 0) {
+        struct word item = split_at(&value, ',');
+        if (count == EXTRA_APIC_MAX || !parse_apic_id(item, &ids[count]))
+            return false;
+        count++;
+    }
+    for (uint32_t i = 0; i < count; i++)
+        out->extra_apic[i] = ids[i];
+    out->extra_apic_count = count;
+    return true;
+}
+
+static bool parse_fault(struct word value, struct options *out)
+{
+    if (word_equals(value, "none")) {
+        out->fault = FAULT_NONE;
+        return true;
+    }
+    if (word_equals(value, "ap_stack_overflow")) {
+        out->fault = FAULT_AP_STACK_OVERFLOW;
+        return true;
+    }
+    if (word_equals(value, "nmi_during_bringup")) {
+        out->fault = FAULT_NMI_DURING_BRINGUP;
+        return true;
+    }
+    struct word kind = split_at(&value, ':');
+    if (word_equals(kind, "stack_unmapped") && parse_apic_id(value, &out->fault_apic)) {
+        out->fault = FAULT_STACK_UNMAPPED;
+        return true;
+    }
+    return false;
+}
+
 /* Returns false when the value is not one this key accepts. */
 static bool apply(struct options *out, struct word key, struct word value)
 {
@@ -119,15 +183,16 @@ static bool apply(struct options *out, struct word key, struct word value)
     }
     if (word_equals(key, "stack_guard"))
         return parse_bool(value, &out->stack_guard);
-    if (word_equals(key, "fault")) {
-        if (word_equals(value, "none"))
-            out->fault = FAULT_NONE;
-        else if (word_equals(value, "ap_stack_overflow"))
-            out->fault = FAULT_AP_STACK_OVERFLOW;
-        else
-            return false;
-        return true;
-    }
+    if (word_equals(key, "fault"))
+        return parse_fault(value, out);
+    if (word_equals(key, "extra_apic"))
+        return parse_extra_apic(value, out);
+    if (word_equals(key, "late_aps"))
+        return parse_bool(value, &out->late_aps);
+    if (word_equals(key, "check_security"))
+        return parse_bool(value, &out->check_security);
+    if (word_equals(key, "postmortem"))
+        return parse_bool(value, &out->postmortem);
 
     kprintf("minikernel: warning: unknown option '%.*s' ignored\n", (int)key.length, key.start);
     return true;
@@ -149,6 +214,12 @@ void options_parse(const char *cmdline, struct options *out)
         .stack_guard = false,
         .rounds = 1,
         .fault = FAULT_NONE,
+        .fault_apic = 0,
+        .extra_apic_count = 0,
+        .extra_apic = { 0 },
+        .late_aps = false,
+        .check_security = false,
+        .postmortem = false,
     };
 
     const char *p = cmdline;

@@ -11,8 +11,13 @@
  *   stack_guard=0|1         AP stacks in a virtual window with guard pages
  *   bench=N (or rounds=N)   bring the APs up N times (1-100), offline in between,
  *                           printing each round's bringup_us
- *   fault=none|ap_stack_overflow
+ *   fault=none|ap_stack_overflow|stack_unmapped:<apic>|nmi_during_bringup
  *                           a deliberate failure, to test that it is caught
+ *   extra_apic=N[,N...]     also start these APIC IDs (absent or disabled in the MADT)
+ *   late_aps=0|1            a first bring-up so short that every AP is late
+ *   check_security=0|1      after smpboot_finish, check what the library left behind
+ *   postmortem=0|1          print where the slot table's address is kept, for a
+ *                           runner that reads guest memory after a triple fault
  *
  * Words without '=' are ignored: loaders put the image path first.
  */
@@ -27,7 +32,15 @@
 enum apic_choice { APIC_CHOICE_AUTO, APIC_CHOICE_XAPIC, APIC_CHOICE_X2APIC };
 enum clock_choice { CLOCK_CHOICE_AUTO, CLOCK_CHOICE_PMTIMER, CLOCK_CHOICE_HPET };
 enum profile_choice { PROFILE_DEFAULT, PROFILE_FAST };
-enum fault_choice { FAULT_NONE, FAULT_AP_STACK_OVERFLOW };
+enum fault_choice {
+    FAULT_NONE,
+    FAULT_AP_STACK_OVERFLOW,
+    FAULT_STACK_UNMAPPED,
+    FAULT_NMI_DURING_BRINGUP,
+};
+
+/* Bound on extra_apic= IDs. */
+#define EXTRA_APIC_MAX 16
 
 struct options {
     enum profile_choice profile;
@@ -43,6 +56,12 @@ struct options {
     bool stack_guard;
     uint32_t rounds;
     enum fault_choice fault;
+    uint32_t fault_apic;          /* fault=stack_unmapped:<apic> */
+    uint32_t extra_apic_count;
+    uint32_t extra_apic[EXTRA_APIC_MAX];
+    bool late_aps;
+    bool check_security;
+    bool postmortem;
 };
 
 /* Defaults first, then each option in turn; a bad one is reported and skipped. */

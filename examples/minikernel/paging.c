@@ -319,6 +319,72 @@ void paging_unmap(uint64_t virt, size_t pages)
     unmap_pages(root_phys, virt, pages);
 }
 
+/* A virtual address from table indices: sign-extended from bit 47. */
+static uint64_t canonical(uint64_t virt)
+{
+    return (uint64_t)((int64_t)(virt << 16) >> 16);
+}
+
+/* Rights of a leaf: writable only if every level allows it, executable only if none forbids it. */
+static uint32_t effective_access(uint64_t combined_and, uint64_t combined_or)
+{
+    uint32_t access = 0;
+    if (combined_and & PTE_WRITE)
+        access |= PAGING_WRITE;
+    if (!nx_enabled || !(combined_or & PTE_NX))
+        access |= PAGING_EXEC;
+    return access;
+}
+
+static void walk_level(uint64_t table, int level, uint64_t base, uint64_t and_bits,
+                       uint64_t or_bits, paging_leaf_fn fn, void *ctx)
+{
+    const uint64_t *entries = table_at(table);
+    for (unsigned i = 0; i < ENTRIES_PER_TABLE; i++) {
+        uint64_t entry = entries[i];
+        if (!(entry & PTE_PRESENT))
+            continue;
+        uint64_t virt = canonical(base | ((uint64_t)i << (12 + 9 * (level - 1))));
+        uint64_t and_here = and_bits & entry, or_here = or_bits | entry;
+        if (level == LEVEL_PT || (entry & PTE_LARGE)) {
+            uint64_t size = 1ull << (12 + 9 * (level - 1));
+            fn(ctx, virt, entry & PTE_ADDRESS & ~(size - 1), size,
+               effective_access(and_here, or_here));
+            continue;
+        }
+        walk_level(entry & PTE_ADDRESS, level - 1, virt, and_here, or_here, fn, ctx);
+    }
+}
+
+void paging_for_each_leaf(paging_leaf_fn fn, void *ctx)
+{
+    walk_level(root_phys, LEVEL_TOP, 0, ~0ull, 0, fn, ctx);
+}
+
+bool paging_lookup(uint64_t virt, uint64_t *phys, uint32_t *access)
+{
+    const uint64_t *table = table_at(root_phys);
+    uint64_t and_bits = ~0ull, or_bits = 0;
+
+    for (int l = LEVEL_TOP; l >= LEVEL_PT; l--) {
+        uint64_t entry = table[index_at(virt, l)];
+        if (!(entry & PTE_PRESENT))
+            return false;
+        and_bits &= entry;
+        or_bits |= entry;
+        if (l == LEVEL_PT || (entry & PTE_LARGE)) {
+            uint64_t size = 1ull << (12 + 9 * (l - 1));
+            if (phys)
+                *phys = (entry & PTE_ADDRESS & ~(size - 1)) + (virt & (size - 1));
+            if (access)
+                *access = effective_access(and_bits, or_bits);
+            return true;
+        }
+        table = table_at(entry & PTE_ADDRESS);
+    }
+    return false;
+}
+
 void *paging_direct_map(uint64_t phys, uint64_t bytes)
 {
     uint64_t start = align_down(phys, FRAME_SIZE);

@@ -49,6 +49,18 @@ enum smpboot_status paging_map(uint64_t virt, uint64_t phys, size_t pages, uint3
 /* Remove mappings made by paging_map() and flush them. Unmapped pages are skipped. */
 void paging_unmap(uint64_t virt, size_t pages);
 
+/*
+ * Where `virt` leads in the current tables: its physical address and the
+ * effective rights (PAGING_WRITE only if every level allows writes,
+ * PAGING_EXEC unless some level sets NX). false when it is not mapped.
+ */
+bool paging_lookup(uint64_t virt, uint64_t *phys, uint32_t *access);
+
+/* Every present leaf of the current tables, by ascending table index, with its effective rights. */
+typedef void (*paging_leaf_fn)(void *ctx, uint64_t virt, uint64_t phys, uint64_t size,
+                               uint32_t access);
+void paging_for_each_leaf(paging_leaf_fn fn, void *ctx);
+
 /* The direct-map address of a physical address. */
 static inline void *phys_to_virt(uint64_t phys)
 {

@@ -6,7 +6,11 @@
 #include "frames.h"
 #include "host.h"
 #include "idle.h"
+#include "lapic.h"
+#include "late.h"
 #include "layout.h"
+#include "nmi.h"
+#include "paging.h"
 #include "power.h"
 #include "vectors.h"
 
@@ -23,6 +27,11 @@
 
 static struct smp_shared shared;
 static struct smpboot_cpu cpu_table[MAX_CPUS];
+static const struct options *run_options;
+/* The configuration of the normal bring-up (late_aps=1 runs a different one first). */
+static struct smpboot_config bringup_config;
+/* Problems found by the kernel's own checks (late_aps, stray CPUs, security), all printed. */
+static uint32_t check_problems;
 
 static const char *mode_name(enum smpboot_bringup_mode mode)
 {
@@ -48,7 +57,7 @@ static void build_config(const struct options *options, enum smpboot_apic_mode a
     config->extra_stack_count = 1;
     config->extra_stack_size = AP_DOUBLE_FAULT_STACK_SIZE;
     /* Guard pages: libsmpboot maps each stack into the window, an unmapped page below it. */
-    if (options->stack_guard)
+    if (options->stack_guard || options->fault == FAULT_STACK_UNMAPPED)
         config->stack_window = STACK_WINDOW_BASE;
     config->entry = ap_entry;
     config->entry_arg = &shared;
@@ -124,11 +133,74 @@ static uint32_t wait_for_aps(uint32_t online_aps)
     return finished;
 }
 
+/*
+ * No stray CPU: the entry ran exactly once on every online AP this round,
+ * and never on one libsmpboot reports as failed.
+ */
+static uint32_t check_entry_runs(void)
+{
+    uint32_t problems = 0;
+    uint32_t count = smpboot_cpu_count(&shared.session);
+    for (uint32_t i = 1; i < count && i < MAX_CPUS; i++) {
+        const struct smpboot_cpu *cpu = smpboot_cpu_get(&shared.session, i);
+        uint32_t runs = __atomic_load_n(&shared.entry_runs[i], __ATOMIC_ACQUIRE);
+        uint32_t want = cpu->result == SMPBOOT_CPU_ONLINE ? 1u : 0u;
+        if (runs == want)
+            continue;
+        kprintf("minikernel: error: the entry ran %u times on cpu %u apic %u (%s), expected %u\n",
+                runs, i, cpu->apic_id, smpboot_cpu_result_str(cpu->result), want);
+        problems++;
+    }
+    return problems;
+}
+
+static bool is_extra_id(uint32_t apic_id)
+{
+    for (uint32_t k = 0; k < run_options->extra_apic_count; k++)
+        if (run_options->extra_apic[k] == apic_id)
+            return true;
+    return false;
+}
+
+/* extra_apic=: what became of each, and how long the call that gave up on it took. */
+static void report_extra_ids(uint64_t call_ns)
+{
+    uint32_t count = smpboot_cpu_count(&shared.session);
+    for (uint32_t i = 1; i < count; i++) {
+        const struct smpboot_cpu *cpu = smpboot_cpu_get(&shared.session, i);
+        if (!is_extra_id(cpu->apic_id))
+            continue;
+        kprintf("minikernel: extra apic %u: %s after a %llu us smpboot_start (ap_timeout %llu us, "
+                "init delay %llu us)\n",
+                cpu->apic_id, smpboot_cpu_result_str(cpu->result),
+                (unsigned long long)(call_ns / NS_PER_US),
+                (unsigned long long)(bringup_config.ap_timeout_ns / NS_PER_US),
+                (unsigned long long)(bringup_config.init_delay_ns / NS_PER_US));
+    }
+}
+
+/*
+ * An AP that did not come online will never check in: the BSP arrives in
+ * its place (with no wait: the arrival counts even when the call times
+ * out), so the online ones are not held up by it.
+ */
+static void stand_in_for_failed_aps(void)
+{
+    uint32_t count = smpboot_cpu_count(&shared.session);
+    for (uint32_t i = 1; i < count; i++) {
+        const struct smpboot_cpu *cpu = smpboot_cpu_get(&shared.session, i);
+        if (cpu->result != SMPBOOT_CPU_ONLINE)
+            (void)smpboot_barrier_wait(&shared.checkin, i, 0);
+    }
+}
+
 /* Back to the starting line for another round: fresh gates, barrier and count. */
 static void reset_rendezvous(uint32_t participants)
 {
     struct smpboot_waiter waiter = idle_waiter();
     __atomic_store_n(&shared.aps_finished, 0u, __ATOMIC_RELAXED);
+    for (uint32_t i = 0; i < MAX_CPUS; i++)
+        __atomic_store_n(&shared.entry_runs[i], 0u, __ATOMIC_RELAXED);
     if (smpboot_gate_init(&shared.announce, &waiter) != SMPBOOT_OK ||
         smpboot_gate_init(&shared.proceed, &waiter) != SMPBOOT_OK ||
         smpboot_barrier_init(&shared.checkin, participants, shared.checkin_arrivals, &waiter) !=
@@ -174,7 +246,11 @@ static struct round_result run_round(uint32_t round, uint32_t table_count)
     shared.round = round;
     /* The timed region: no output until smpboot_start() returns. */
     host_defer_log(true);
+    uint64_t nmis_before = nmi_count(0);
+    uint64_t call_start = clock_now_ns();
     enum smpboot_status status = smpboot_start(sb);
+    uint64_t call_ns = clock_now_ns() - call_start;
+    uint64_t nmis_during = nmi_count(0) - nmis_before;
     host_defer_log(false);
     result.bringup_us = smpboot_bringup_ns(sb) / NS_PER_US;
     host_flush_log();
@@ -186,6 +262,13 @@ static struct round_result run_round(uint32_t round, uint32_t table_count)
     kprintf("smpboot: round r=%u online=%u bringup_us=%llu\n", round, result.online,
             (unsigned long long)result.bringup_us);
     report_timelines();
+    kprintf("minikernel: smpboot_start call took %llu us\n", (unsigned long long)(call_ns / NS_PER_US));
+    if (nmis_during)
+        kprintf("minikernel: nmi: the BSP took %llu NMIs inside smpboot_start (round %u)\n",
+                (unsigned long long)nmis_during, round);
+    report_extra_ids(call_ns);
+
+    stand_in_for_failed_aps();
 
     if (round == shared.rounds)
         kprintf("smpboot: cpu 0 apic %u online (bsp)\n", smpboot_cpu_get(sb, 0)->apic_id);
@@ -197,8 +280,23 @@ static struct round_result run_round(uint32_t round, uint32_t table_count)
         report_missing_checkins();
 
     uint64_t held_before_finish = host_pages_held();
+    bool watching = run_options->late_aps || run_options->extra_apic_count > 0;
+    if (watching)
+        late_watch_unused_stacks(sb, AP_DOUBLE_FAULT_STACK_SIZE);
     status = smpboot_finish(sb);
     host_flush_log();
+    if (watching)
+        check_problems += late_report_unused_stacks();
+    if (run_options->check_security)
+        check_problems += security_check(&(struct security_inputs){
+            .session = sb,
+            .ap_control = shared.ap_control,
+            .control_entries = MAX_CPUS,
+            .trampoline_page = host_low_page(),
+            .stack_guard = shared.stacks_in_window,
+            .extra_stack_size = AP_DOUBLE_FAULT_STACK_SIZE,
+            .extra_stack_count = 1,
+        });
     if (status != SMPBOOT_OK)
         kprintf("minikernel: smpboot_finish: %s\n", smpboot_status_str(status));
     kprintf("minikernel: memory: libsmpboot held %llu pages during bring-up, %llu after "
@@ -217,7 +315,95 @@ static struct round_result run_round(uint32_t round, uint32_t table_count)
     wake_online_aps();
     result.finished = wait_for_aps(result.online - 1);
     idle_end();
+    check_problems += check_entry_runs();
     return result;
+}
+
+/* Every CPU the MADT marks enabled, then the extra_apic= IDs. */
+static void add_cpus(struct smpboot *sb, const struct topology *topology)
+{
+    for (uint32_t i = 0; i < topology->stored; i++) {
+        if (!topology->cpus[i].enabled)
+            continue;
+        enum smpboot_status status = smpboot_add_cpu(sb, topology->cpus[i].apic_id);
+        if (status != SMPBOOT_OK)
+            kprintf("minikernel: smpboot_add_cpu(%u) failed: %s\n", topology->cpus[i].apic_id,
+                    smpboot_status_str(status));
+    }
+    for (uint32_t k = 0; k < run_options->extra_apic_count; k++) {
+        enum smpboot_status status = smpboot_add_cpu(sb, run_options->extra_apic[k]);
+        if (status != SMPBOOT_OK)
+            kprintf("minikernel: smpboot_add_cpu(%u) failed: %s\n", run_options->extra_apic[k],
+                    smpboot_status_str(status));
+    }
+}
+
+/* extra_apic=: say which IDs the MADT does not vouch for (they are not in `expected`). */
+static void announce_extra_ids(const struct topology *topology)
+{
+    for (uint32_t k = 0; k < run_options->extra_apic_count; k++) {
+        uint32_t id = run_options->extra_apic[k];
+        const char *listed = "absent from the MADT or listed as not enabled";
+        for (uint32_t i = 0; i < topology->stored; i++)
+            if (topology->cpus[i].apic_id == id)
+                listed = topology->cpus[i].enabled ? "enabled in the MADT: started as usual"
+                                                   : "listed in the MADT as not enabled";
+        kprintf("minikernel: extra apic %u: %s\n", id, listed);
+    }
+}
+
+/*
+ * fault=stack_unmapped:<apic>: libsmpboot maps CPU i's stacks in its part of
+ * the window, [bytes(i), bytes(i+1)); skip the main stack's map() there.
+ */
+static void stage_unmapped_stack(const struct smpboot_config *config)
+{
+    struct smpboot *sb = &shared.session;
+    const struct smpboot_cpu *cpu = smpboot_cpu_find(sb, run_options->fault_apic);
+    if (!cpu || cpu->index == 0) {
+        kprintf("minikernel: error: fault=stack_unmapped: apic %u is not an AP here\n",
+                run_options->fault_apic);
+        return;
+    }
+    uint64_t start = config->stack_window + smpboot_stack_window_bytes(config, cpu->index);
+    uint64_t end = config->stack_window + smpboot_stack_window_bytes(config, cpu->index + 1);
+    host_skip_map(start, end, config->stack_size / SMPBOOT_PAGE_SIZE);
+    kprintf("minikernel: fault: the stack of apic %u (cpu %u) will not be mapped: its first push "
+            "faults with the trampoline's empty IDT, a triple fault\n",
+            cpu->apic_id, cpu->index);
+}
+
+/*
+ * postmortem=1: where a runner that stops QEMU on a triple fault finds the
+ * slot table (struct smpboot.slots_phys holds its address during bring-up)
+ * and which slot is whose. Printed before smpboot_start(), outside the timed
+ * region.
+ */
+static void print_postmortem_map(void)
+{
+    struct smpboot *sb = &shared.session;
+    uint64_t holder = (uint64_t)(uintptr_t)&sb->slots_phys - KERNEL_VMA_BASE;
+    kprintf("minikernel: postmortem: slots_phys is kept at physical 0x%llx\n",
+            (unsigned long long)holder);
+    for (uint32_t i = 0; i < smpboot_cpu_count(sb); i++)
+        kprintf("minikernel: postmortem: slot %u apic %u\n", i, smpboot_cpu_get(sb, i)->apic_id);
+}
+
+/* late_aps=1: a bring-up in which every AP is late, in a session of its own. */
+static void run_late_session(const struct smpboot_host *host, const struct topology *topology)
+{
+    struct smpboot_config late = bringup_config;
+    late_config(&late);
+    struct smpboot *sb = &shared.session;
+    enum smpboot_status status = smpboot_init(sb, host, &late, cpu_table, MAX_CPUS);
+    if (status != SMPBOOT_OK) {
+        kprintf("minikernel: error: late_aps: smpboot_init: %s\n", smpboot_status_str(status));
+        check_problems++;
+        return;
+    }
+    add_cpus(sb, topology);
+    check_problems += late_run(sb, shared.entry_runs, MAX_CPUS, AP_DOUBLE_FAULT_STACK_SIZE);
+    kprintf("minikernel: late_aps: now the normal bring-up, in a new session\n");
 }
 
 _Noreturn void smp_run(const struct options *options, const struct topology *topology,
@@ -227,14 +413,33 @@ _Noreturn void smp_run(const struct options *options, const struct topology *top
     struct smpboot_host host;
     struct smpboot_config config;
 
+    run_options = options;
     host_build(&host, apic);
     build_config(options, apic_mode, &config);
+    bringup_config = config;
     shared.ap_wait_ns = config.total_timeout_ns + AP_WAIT_MARGIN_NS;
     shared.fault = options->fault;
     shared.rounds = options->rounds;
     shared.stacks_in_window = config.stack_window != 0;
+    if (options->fault == FAULT_NMI_DURING_BRINGUP) {
+        nmi_broadcast_setup(lapic_current_id());
+        host.relax = nmi_broadcast_relax;
+        kprintf("minikernel: fault: the BSP broadcasts an NMI every %u us while libsmpboot "
+                "waits\n",
+                NMI_BROADCAST_PERIOD_US);
+    }
+    /* Frames of APs that never run must come back as they were handed out. */
+    if (options->late_aps || options->extra_apic_count > 0)
+        host_poison_frames(true);
+
+    if (options->check_security)
+        security_enrich_bsp_state();
 
     uint32_t expected = topology_expected(topology);
+    announce_extra_ids(topology);
+    if (options->late_aps)
+        run_late_session(&host, topology);
+
     enum smpboot_status status = smpboot_init(sb, &host, &config, cpu_table, MAX_CPUS);
     if (status != SMPBOOT_OK) {
         kprintf("minikernel: smpboot_init failed: %s\n", smpboot_status_str(status));
@@ -242,19 +447,13 @@ _Noreturn void smp_run(const struct options *options, const struct topology *top
                            expected, expected - 1, mode_name(config.mode));
         power_off(false);
     }
-
-    for (uint32_t i = 0; i < topology->stored; i++) {
-        if (!topology->cpus[i].enabled)
-            continue;
-        status = smpboot_add_cpu(sb, topology->cpus[i].apic_id);
-        if (status != SMPBOOT_OK)
-            kprintf("minikernel: smpboot_add_cpu(%u) failed: %s\n", topology->cpus[i].apic_id,
-                    smpboot_status_str(status));
-    }
+    add_cpus(sb, topology);
     uint32_t table_count = smpboot_cpu_count(sb);
     if (config.stack_window &&
         smpboot_stack_window_bytes(&config, table_count) > STACK_WINDOW_SIZE)
         panic("the AP stack window is too small for %u CPUs", table_count);
+    if (options->fault == FAULT_STACK_UNMAPPED)
+        stage_unmapped_stack(&config);
 
     kprintf("minikernel: starting %u APs: mode=%s apic=%s init_delay_us=%llu sipis=%u "
             "ap_timeout_ms=%llu stacks=%s\n",
@@ -263,6 +462,9 @@ _Noreturn void smp_run(const struct options *options, const struct topology *top
             (unsigned long long)(config.init_delay_ns / NS_PER_US), config.sipi_count,
             (unsigned long long)(config.ap_timeout_ns / NS_PER_MS),
             config.stack_window ? "guarded window" : "direct map");
+    if (options->postmortem || options->fault == FAULT_STACK_UNMAPPED ||
+        options->fault == FAULT_NMI_DURING_BRINGUP)
+        print_postmortem_map();
 
     struct round_result last = { 0, 0, 0 };
     for (uint32_t round = 1; round <= shared.rounds; round++) {
@@ -275,7 +477,18 @@ _Noreturn void smp_run(const struct options *options, const struct topology *top
     }
 
     report_failed_cpus();
-    /* Every AP listed or added that did not go through all its steps (last round). */
+    if (options->fault == FAULT_NMI_DURING_BRINGUP)
+        kprintf("minikernel: fault: %llu NMI broadcasts sent during bring-up\n",
+                (unsigned long long)nmi_broadcasts_sent());
+    nmi_report(table_count, options->fault == FAULT_NMI_DURING_BRINGUP);
+    if (check_problems)
+        kprintf("minikernel: error: %u problems found by the kernel's own checks (see above)\n",
+                check_problems);
+    /*
+     * Every AP listed or added that did not go through all its steps (last
+     * round). extra_apic= IDs count here but not in `expected`, which is what
+     * the firmware vouches for.
+     */
     uint32_t aps = (table_count > expected ? table_count : expected) - 1;
     uint32_t failed = aps - (last.finished < aps ? last.finished : aps);
     bool success = last.online == expected && failed == 0;

@@ -27,6 +27,7 @@
 
 #include "options.h"
 #include "percpu.h"
+#include "security.h"
 #include "topology.h"
 
 struct smp_shared {
@@ -41,6 +42,10 @@ struct smp_shared {
     uint32_t round;          /* the current one, 1-based; read by APs after `announce` */
     bool stacks_in_window;   /* config.stack_window set: libsmpboot maps the stacks */
     uint32_t aps_finished;   /* APs that went through every step; atomic */
+    /* Entries into ap_entry this round, by CPU index: "no stray CPU" is 1 per online AP. */
+    uint32_t entry_runs[MAX_CPUS];
+    /* check_security=1: each AP's control registers, read first thing in its entry. */
+    struct control_state ap_control[MAX_CPUS];
 };
 
 _Noreturn void smp_run(const struct options *options, const struct topology *topology,

@@ -1,5 +1,5 @@
 /*
- * Every exception is fatal here: the kernel has nothing to recover, so it
+ * Every exception but the NMI is fatal here: the kernel has nothing to recover, so it
  * reports where it happened and stops QEMU with the failure code rather
  * than letting a triple fault reset the machine silently.
  */
@@ -8,9 +8,11 @@
 #include "console.h"
 #include "cpu.h"
 #include "lapic.h"
+#include "nmi.h"
 #include "vectors.h"
 
 #define EXCEPTION_COUNT 32
+#define VECTOR_NMI 2
 #define VECTOR_PAGE_FAULT 14
 
 static const char *const exception_names[EXCEPTION_COUNT] = {
@@ -35,6 +37,11 @@ static _Noreturn void report_exception(const struct trap_frame *frame)
 
 void trap_dispatch(struct trap_frame *frame)
 {
+    /* Platform and watchdog NMIs are not errors here: count them and go on (no EOI). */
+    if (frame->vector == VECTOR_NMI) {
+        nmi_record();
+        return;
+    }
     if (frame->vector < EXCEPTION_COUNT)
         report_exception(frame);
     if (frame->vector == VECTOR_SPURIOUS)

@@ -96,6 +96,7 @@ static struct tally poll_batch(struct engine *e, uint32_t first, uint32_t end)
         switch (state_of(slot)) {
         case SMPBOOT_SLOT_KICKED:
         case SMPBOOT_SLOT_HELD:
+        case SMPBOOT_SLOT_SIPIS_DONE:
             tally.unanswered++;
             break;
         case SMPBOOT_SLOT_ARRIVED:
@@ -178,7 +179,8 @@ static void kick_batch(struct engine *e, uint32_t first, uint32_t end, const str
             }
             cpu->timeline.kicked = now(e) - sb->start_ns;
             __atomic_store_n(&slot->state, SMPBOOT_SLOT_KICKED, __ATOMIC_RELEASE);
-        } else if (!swap_state(slot, SMPBOOT_SLOT_KICKED, SMPBOOT_SLOT_HELD)) {
+        } else if (!swap_state(slot, SMPBOOT_SLOT_KICKED, SMPBOOT_SLOT_HELD)
+                   && !swap_state(slot, SMPBOOT_SLOT_SIPIS_DONE, SMPBOOT_SLOT_HELD)) {
             continue;  /* answered meanwhile */
         }
         enum smpboot_status status = send(e, i, SMPBOOT_ICR_INIT | SMPBOOT_ICR_LEVEL_ASSERT, &esr);
@@ -204,6 +206,13 @@ static void kick_batch(struct engine *e, uint32_t first, uint32_t end, const str
                 note_send_failure(e, i, status, esr, "SIPI");
         }
     }
+    /*
+     * Every SIPI of this attempt is out: an AP that arrives from now on may
+     * release itself instead of waiting (spinning) for the BSP to notice it.
+     */
+    for (uint32_t i = first; i < end; i++)
+        if (in_flight(e, i))
+            swap_state(smpboot_slot_at(sb, i), SMPBOOT_SLOT_KICKED, SMPBOOT_SLOT_SIPIS_DONE);
 }
 
 static bool any_unanswered(struct engine *e, uint32_t first, uint32_t end)
@@ -220,7 +229,8 @@ static void give_verdicts(struct engine *e, uint32_t first, uint32_t end)
             continue;
         struct smpboot_cpu *cpu = &sb->cpus[i];
         struct smpboot_slot *slot = smpboot_slot_at(sb, i);
-        if (swap_state(slot, SMPBOOT_SLOT_KICKED, SMPBOOT_SLOT_TIMED_OUT)) {
+        if (swap_state(slot, SMPBOOT_SLOT_KICKED, SMPBOOT_SLOT_TIMED_OUT)
+            || swap_state(slot, SMPBOOT_SLOT_SIPIS_DONE, SMPBOOT_SLOT_TIMED_OUT)) {
             set_result(cpu, SMPBOOT_CPU_TIMED_OUT);
             smpboot_logf(sb, SMPBOOT_LOG_ERROR,
                          "APIC %u timed out: it never answered INIT-SIPI (%u APs entered the "

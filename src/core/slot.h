@@ -9,11 +9,14 @@
  *   BSP  IDLE -> KICKED              before the first INIT
  *   BSP  KICKED -> HELD -> KICKED    around a re-INIT (sdm_retry): an AP
  *                                    arriving meanwhile loses and is reset
+ *   BSP  KICKED -> SIPIS_DONE        right after its last SIPI of an attempt
  *   AP   KICKED -> ARRIVED           trampoline, before touching its stack;
- *                                    on failure it parks, touching nothing
+ *   AP   SIPIS_DONE -> RELEASED      either one, or it parks, touching nothing
  *   BSP  ARRIVED -> RELEASED         once no SIPI will be sent to it any more
+ *   BSP  SIPIS_DONE -> HELD -> KICKED   a re-INIT, as above
  *   AP   RELEASED -> ONLINE          C code, just before the kernel's entry
- *   BSP  KICKED -> TIMED_OUT         gives up; a late AP then loses
+ *   BSP  KICKED/SIPIS_DONE -> TIMED_OUT
+ *                                    gives up; a late AP then loses
  *   BSP  ARRIVED/RELEASED -> TIMED_OUT
  *                                    gives up on one that answered but did not
  *                                    go online in time; it then parks
@@ -34,6 +37,7 @@ enum smpboot_slot_state {
     SMPBOOT_SLOT_RELEASED = 4,
     SMPBOOT_SLOT_ONLINE = 5,
     SMPBOOT_SLOT_TIMED_OUT = 6,
+    SMPBOOT_SLOT_SIPIS_DONE = 7,
 };
 
 /* The AP waited longer than its bound for the BSP's release and parked itself. */

@@ -113,6 +113,33 @@ static void test_second_sipi_needed(void **state)
     assert_int_equal(smpboot_finish(&fx.sb), SMPBOOT_OK);
 }
 
+/*
+ * An AP that reaches its slot after the BSP's last SIPI releases itself: it
+ * never waits for the BSP to notice it, and still gets no SIPI after that.
+ */
+static void test_slow_ap_releases_itself(void **state)
+{
+    (void)state;
+    for (int mode = 0; mode < 2; mode++) {
+        fx_setup(0, false);
+        fx.config.mode = mode ? SMPBOOT_MODE_SERIAL : SMPBOOT_MODE_PARALLEL;
+        mock_add_ap(1, MOCK_AP_PROMPT);
+        mock_add_ap(2, MOCK_AP_SLOW);
+        mock_add_ap(3, MOCK_AP_SLOW);
+        fx_init_and_add();
+        assert_int_equal(smpboot_start(&fx.sb), SMPBOOT_OK);
+        fx_join_and_check();
+        assert_false(mock_ap_by_id(1)->released_itself);
+        for (uint32_t id = 2; id <= 3; id++) {
+            assert_true(mock_ap_by_id(id)->released_itself);
+            assert_int_equal(smpboot_cpu_find(&fx.sb, id)->result, SMPBOOT_CPU_ONLINE);
+            /* Silent until after both SIPIs; none was sent once it could run. */
+            assert_int_equal(fx_count_icr(id, SIPI), 2);
+        }
+        assert_int_equal(smpboot_finish(&fx.sb), SMPBOOT_OK);
+    }
+}
+
 /* With one SIPI only, such an AP times out. */
 static void test_one_sipi_not_enough(void **state)
 {
@@ -345,6 +372,7 @@ int main(void)
         cmocka_unit_test(test_late_ap_loses_and_parks),
         cmocka_unit_test(test_late_ap_reset_by_finish),
         cmocka_unit_test(test_second_sipi_needed),
+        cmocka_unit_test(test_slow_ap_releases_itself),
         cmocka_unit_test(test_one_sipi_not_enough),
         cmocka_unit_test(test_fast_profile_falls_back_to_sdm),
         cmocka_unit_test(test_stalled_ap_reports_progress),

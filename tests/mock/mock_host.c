@@ -356,12 +356,16 @@ static struct smpboot_slot *slot_for(uint32_t apic_id)
 /* What the trampoline does in 32-bit mode: win the slot or touch nothing. */
 static bool claim(struct mock_ap *ap, struct smpboot_slot *slot)
 {
-    uint32_t expected = SMPBOOT_SLOT_KICKED;
+    uint32_t expected = SMPBOOT_SLOT_KICKED, after_sipis = SMPBOOT_SLOT_SIPIS_DONE;
     if (!__atomic_compare_exchange_n(&slot->state, &expected, SMPBOOT_SLOT_ARRIVED, false,
-                                     __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
+                                     __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)
+        && !__atomic_compare_exchange_n(&slot->state, &after_sipis, SMPBOOT_SLOT_RELEASED, false,
+                                        __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
         __atomic_store_n(&ap->lost_slot, true, __ATOMIC_RELEASE);
         return false;
     }
+    if (expected == SMPBOOT_SLOT_SIPIS_DONE)
+        __atomic_store_n(&ap->released_itself, true, __ATOMIC_RELEASE);
     __atomic_store_n(&ap->won_slot, true, __ATOMIC_RELEASE);
     __atomic_store_n(&m.some_ap_won, true, __ATOMIC_RELEASE);
     __atomic_store_n(&slot->progress, SMPBOOT_PROGRESS_PROTECTED_MODE, __ATOMIC_RELEASE);
@@ -408,6 +412,23 @@ static void *late_ap_thread(void *arg)
     return NULL;
 }
 
+/* A slow AP: its trampoline gets to the slot only once the BSP has sent every SIPI. */
+static void *slow_ap_thread(void *arg)
+{
+    struct ap_thread_args args = *(struct ap_thread_args *)arg;
+    free(arg);
+    mock_become_cpu(args.ap->apic_id);
+    uint64_t give_up = clock_ns() + 20ull * 1000000000ull;
+    while (__atomic_load_n(&args.slot->state, __ATOMIC_ACQUIRE) == SMPBOOT_SLOT_KICKED) {
+        if (clock_ns() > give_up)
+            return NULL;
+        sched_yield();
+    }
+    if (claim(args.ap, args.slot))
+        smpboot_ap_main(args.slot);
+    return NULL;
+}
+
 static void spawn(void *(*fn)(void *), struct mock_ap *ap, struct smpboot_slot *slot)
 {
     struct ap_thread_args *args = malloc(sizeof *args);
@@ -445,6 +466,7 @@ static void deliver_sipi(struct mock_ap *ap, uint8_t vector)
     case MOCK_AP_LATE: answers = true; break;
     case MOCK_AP_NEEDS_SDM: answers = clock_ns() - ap->init_at_ns >= 10000000ull; break;
     case MOCK_AP_SILENT: answers = false; break;
+    case MOCK_AP_SLOW: answers = true; break;
     }
     if (!answers)
         return;
@@ -452,6 +474,10 @@ static void deliver_sipi(struct mock_ap *ap, uint8_t vector)
     struct smpboot_slot *slot = slot_for(ap->apic_id);
     if (!slot) {
         protocol_error("an AP found no slot");
+        return;
+    }
+    if (ap->behavior == MOCK_AP_SLOW) {
+        spawn(slow_ap_thread, ap, slot);
         return;
     }
     if (ap->behavior == MOCK_AP_LATE) {

@@ -26,6 +26,7 @@ enum mock_ap_behavior {
     MOCK_AP_LATE,         /* runs the trampoline only after the BSP gave up */
     MOCK_AP_STALL,        /* wins its slot, then dies in long mode */
     MOCK_AP_NEEDS_SDM,    /* ignores SIPIs sent without a 10 ms INIT delay */
+    MOCK_AP_SLOW,         /* reaches its slot only after the BSP's last SIPI */
 };
 
 struct mock_icr {
@@ -57,6 +58,7 @@ struct mock_ap {
     bool running;              /* not in wait-for-SIPI */
     bool won_slot;             /* written atomically: a late AP's thread sets these */
     bool lost_slot;            /* ran the trampoline and lost: parked untouched */
+    bool released_itself;      /* found SIPIS_DONE: went on without waiting */
     bool reset_while_late;
     uint32_t entries;          /* times the kernel entry ran on it */
     uint64_t stack_top_seen;

@@ -18,7 +18,10 @@ A run passes when all of these hold:
     for an expected failure (--expect-exit 35): N != M or K > 0;
   * every --expect-line pattern occurs and no --reject-line pattern does
     (lines with "panic" or "minikernel: error" are rejected in a run that
-    is expected to succeed).
+    is expected to succeed);
+  * the summary's counts equal --expect-online, --expect-expected and
+    --expect-failed where given (in a run expected to fail too, so a test
+    can demand exactly "failed=2").
 
 With --expect-panic REGEX the run must instead end in a kernel panic: QEMU
 exits 35 and the last line is "minikernel: panic: " followed by a match of
@@ -51,6 +54,9 @@ def parse_args(argv):
     parser.add_argument('--kernel', required=True, help='the minikernel.elf image')
     parser.add_argument('--qemu', default=os.environ.get('QEMU', 'qemu-system-x86_64'))
     parser.add_argument('--accel', default='tcg', choices=['tcg', 'kvm'])
+    parser.add_argument('--accel-props', default='',
+                        help='properties for -accel, e.g. thread=single (one host thread for '
+                             'every TCG vCPU)')
     parser.add_argument('--append', default='', help='kernel command line (-append)')
     parser.add_argument('--timeout', type=float, default=60.0, help='watchdog, seconds')
     parser.add_argument('--expect-exit', type=int, default=EXIT_SUCCESS,
@@ -58,6 +64,9 @@ def parse_args(argv):
     parser.add_argument('--expect-cpus', type=int,
                         help='CPUs that must be online and expected (success runs)')
     parser.add_argument('--expect-mode', choices=['serial', 'parallel'])
+    parser.add_argument('--expect-online', type=int, help='the summary\'s online=')
+    parser.add_argument('--expect-expected', type=int, help='the summary\'s expected=')
+    parser.add_argument('--expect-failed', type=int, help='the summary\'s failed=')
     parser.add_argument('--expect-line', action='append', default=[], metavar='REGEX')
     parser.add_argument('--reject-line', action='append', default=[], metavar='REGEX')
     parser.add_argument('--expect-panic', metavar='REGEX',
@@ -66,10 +75,15 @@ def parse_args(argv):
     return parser.parse_args(argv)
 
 
+def accel_option(args):
+    props = getattr(args, 'accel_props', '')
+    return f'{args.accel},{props}' if props else args.accel
+
+
 def qemu_command(args):
     command = [args.qemu, '-kernel', args.kernel, '-serial', 'stdio', '-display', 'none',
                '-monitor', 'none', '-no-reboot',
-               '-device', 'isa-debug-exit,iobase=0xf4,iosize=0x04', '-accel', args.accel]
+               '-device', 'isa-debug-exit,iobase=0xf4,iosize=0x04', '-accel', accel_option(args)]
     if args.append:
         command += ['-append', args.append]
     return command + args.qemu_args
@@ -114,6 +128,10 @@ def check_summary(args, lines):
             problems.append(f'{announced} "cpu ... online" lines for {online} CPUs online')
     elif online == expected and failed == 0:
         problems.append('a failure was expected but the summary reports success')
+    for key in ('online', 'expected', 'failed'):
+        want = getattr(args, 'expect_' + key, None)
+        if want is not None and int(summary[key]) != want:
+            problems.append(f'summary says {key}={summary[key]}, the test expects {want}')
     if args.expect_mode and summary['mode'] != args.expect_mode:
         problems.append(f'mode={summary["mode"]}, expected {args.expect_mode}')
     return problems

@@ -32,6 +32,10 @@ static void test_defaults(void **state)
     assert_false(o.stack_guard);
     assert_int_equal(o.rounds, 1);
     assert_int_equal(o.fault, FAULT_NONE);
+    assert_int_equal(o.extra_apic_count, 0);
+    assert_false(o.late_aps);
+    assert_false(o.check_security);
+    assert_false(o.postmortem);
     assert_int_equal(stub_console_lines, 0);
 }
 
@@ -94,6 +98,51 @@ static void test_bad_values_are_reported_and_ignored(void **state)
     assert_non_null(strstr(stub_console_text, "bad value in 'mode=fastest'"));
 }
 
+static void test_reliability_options(void **state)
+{
+    (void)state;
+    struct options o = parse("extra_apic=2,3,300 late_aps=1 check_security=yes postmortem=on "
+                             "fault=stack_unmapped:261");
+    assert_int_equal(o.extra_apic_count, 3);
+    assert_int_equal(o.extra_apic[0], 2);
+    assert_int_equal(o.extra_apic[1], 3);
+    assert_int_equal(o.extra_apic[2], 300);
+    assert_true(o.late_aps);
+    assert_true(o.check_security);
+    assert_true(o.postmortem);
+    assert_int_equal(o.fault, FAULT_STACK_UNMAPPED);
+    assert_int_equal(o.fault_apic, 261);
+    assert_int_equal(stub_console_lines, 0);
+
+    o = parse("fault=nmi_during_bringup extra_apic=7");
+    assert_int_equal(o.fault, FAULT_NMI_DURING_BRINGUP);
+    assert_int_equal(o.extra_apic_count, 1);
+    assert_int_equal(o.extra_apic[0], 7);
+}
+
+static void test_bad_reliability_values_change_nothing(void **state)
+{
+    (void)state;
+    /* A bad list is refused whole: a typo must not start half of it. */
+    struct options o = parse("extra_apic=2,x extra_apic= extra_apic=1,,2 extra_apic=4294967295 "
+                             "extra_apic=1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17 "
+                             "fault=stack_unmapped fault=stack_unmapped: fault=stack_unmapped:x "
+                             "late_aps=2 postmortem=maybe");
+    assert_int_equal(o.extra_apic_count, 0);
+    assert_int_equal(o.fault, FAULT_NONE);
+    assert_false(o.late_aps);
+    assert_false(o.postmortem);
+    assert_int_equal(stub_console_lines, 10);
+
+    /* The largest list is taken, and a later good value replaces an earlier one. */
+    o = parse("extra_apic=1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16 extra_apic=5");
+    assert_int_equal(o.extra_apic_count, 1);
+    assert_int_equal(o.extra_apic[0], 5);
+    o = parse("extra_apic=1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16");
+    assert_int_equal(o.extra_apic_count, EXTRA_APIC_MAX);
+    assert_int_equal(o.extra_apic[15], 16);
+}
+
 static void test_huge_numbers_are_refused(void **state)
 {
     (void)state;
@@ -118,6 +167,8 @@ int main(void)
         cmocka_unit_test(test_every_option),
         cmocka_unit_test(test_later_words_win),
         cmocka_unit_test(test_bad_values_are_reported_and_ignored),
+        cmocka_unit_test(test_reliability_options),
+        cmocka_unit_test(test_bad_reliability_values_change_nothing),
         cmocka_unit_test(test_huge_numbers_are_refused),
         cmocka_unit_test(test_unknown_keys_are_reported),
     };
