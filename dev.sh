@@ -2,6 +2,7 @@
 # The project's quick-start commands, on a fresh Debian machine:
 #   ./dev.sh demo   build, then boot the minikernel on 8 CPUs under QEMU
 #   ./dev.sh test   build, then run every test suite (unit, qemu, ...)
+#   ./dev.sh bench  build, then run the bring-up benchmark (bench/run; --quick for a few cells)
 # Both install what they need from Debian's packages first (apt-get, as root
 # or through sudo). The build directory is ./build unless SMPBOOT_BUILD_DIR says otherwise.
 set -euo pipefail
@@ -9,7 +10,7 @@ set -euo pipefail
 cd "$(dirname "$0")"
 BUILD_DIR=${SMPBOOT_BUILD_DIR:-build}
 PACKAGES=(gcc meson ninja-build nasm pkg-config libcmocka-dev python3 qemu-system-x86
-          clang libclang-rt-14-dev spin valgrind binutils util-linux)
+          clang libclang-rt-14-dev spin valgrind binutils util-linux python3-matplotlib)
 
 missing_packages() {
     local p
@@ -51,8 +52,14 @@ case "${1:-}" in
         shift
         exec meson test -C "$BUILD_DIR" --print-errorlogs --num-processes 2 "$@"
         ;;
+    bench)
+        ensure_packages
+        configure
+        shift
+        exec bench/run --build "$BUILD_DIR" --no-build "$@"
+        ;;
     *)
-        echo "usage: $0 demo|test [meson test arguments]" >&2
+        echo "usage: $0 demo|test|bench [arguments]" >&2
         exit 2
         ;;
 esac

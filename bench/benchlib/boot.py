@@ -43,7 +43,7 @@ def boot(command, timeout_s, stop_on_failed_round=True) -> BootResult:
     log = SerialLog()
     start = time.monotonic()
     deadline = start + timeout_s
-    timed_out = stopped_early = False
+    timed_out = stopped_early = failed_round_seen = False
     with tempfile.TemporaryFile() as stderr_file:
         proc = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                                 stderr=stderr_file)
@@ -65,8 +65,11 @@ def boot(command, timeout_s, stop_on_failed_round=True) -> BootResult:
                 *whole, pending = pending.split(b'\n')
                 for raw in whole:
                     started = log.feed(raw.decode(errors='replace'))
+                    if failed_round_seen:
+                        stopped_early = True  # its round line is in: enough of this boot
+                        break
                     if started is not None and not started.ok and stop_on_failed_round:
-                        stopped_early = True
+                        failed_round_seen = True
                 if stopped_early:
                     break
             if pending:

@@ -43,6 +43,19 @@ def host_cpu_model() -> str:
     return platform.processor() or 'unknown'
 
 
+def kvm_flavour() -> str:
+    """Which module serves /dev/kvm: hardware VT-x/AMD-V, or PVM, the
+    software one with shadow page tables that nested sandboxes use."""
+    for module, what in (('kvm_intel', 'kvm_intel, Intel VT-x'),
+                         ('kvm_amd', 'kvm_amd, AMD-V'),
+                         ('kvm_pvm', 'kvm_pvm: PVM, software virtualization with shadow '
+                                     'page tables, no VT-x; not representative of '
+                                     'hardware KVM')):
+        if os.path.isdir(f'/sys/module/{module}'):
+            return what
+    return 'module unknown'
+
+
 def build_type(build_dir: str) -> str:
     info = output_of(['meson', 'introspect', '--buildoptions', build_dir])
     if info:
@@ -63,7 +76,8 @@ def describe(qemu: str, build_dir: str, kvm: str) -> Environment:
         date=datetime.datetime.now().astimezone().strftime('%Y-%m-%d %H:%M %Z'),
         host_cpu=host_cpu_model(), host_cores=os.cpu_count() or 0, qemu_version=version,
         kernel_release=platform.release(), git_revision=revision,
-        build_type=build_type(build_dir), load_before=load, kvm=kvm)
+        build_type=build_type(build_dir), load_before=load,
+        kvm=f'{kvm} ({kvm_flavour()})' if kvm == 'yes' else kvm)
 
 
 def kvm_status(qemu: str) -> str:

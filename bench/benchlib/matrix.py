@@ -26,12 +26,13 @@ QUICK_CPUS = (1, 4)
 QUICK_MODES = ('serial-spec', 'parallel-fast')
 
 # Rounds per boot: the first is cold (caches, TLBs, QEMU's translated code),
-# the rest are the warm samples the statistics use. Nested KVM on this kind
-# of machine costs tens of seconds per round at 64 vCPUs, hence fewer there.
+# the rest are the warm samples the statistics use. KVM on the development
+# machine (PVM, nested) costs tens of seconds per round at 64 vCPUs, hence
+# fewer rounds there.
 FULL_ROUNDS = {'tcg': 41, 'kvm': 6}
 QUICK_ROUNDS = 3
 
-# The minikernel accepts rounds=1..100.
+# The minikernel accepts bench=1..100 (also spelled rounds=).
 MAX_ROUNDS = 100
 
 # QEMU 7.2's i440fx `pc` machine stops at 255 CPUs; q35 goes further.

@@ -8,7 +8,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 MARKERS = {'serial-spec': 'o', 'parallel-spec': 's', 'parallel-fast': '^'}
 
 
-def plot(path, results, title):
+def plot(path, results, title, panel_titles=None):
     accels = sorted({r.cell.accel for r in results}, key=['tcg', 'kvm'].index)
     figure, axes = plt.subplots(1, len(accels), figsize=(6.4 * len(accels), 4.8), squeeze=False)
     for axis, accel in zip(axes[0], accels):
@@ -30,12 +30,13 @@ def plot(path, results, title):
                           label=mode)
         axis.set_xscale('log', base=2)
         axis.set_yscale('log')
-        counts = sorted({r.cell.cpus for r in results if r.cell.accel == accel})
+        counts = sorted({r.cell.cpus for r in results
+                         if r.cell.accel == accel and r.stats.median_us})
         axis.set_xticks(counts)
         axis.set_xticklabels([str(c) for c in counts])
         axis.set_xlabel('CPUs (BSP included)')
         axis.set_ylabel('bring-up time, median (ms)')
-        axis.set_title(accel.upper())
+        axis.set_title((panel_titles or {}).get(accel, accel.upper()))
         axis.grid(True, which='both', alpha=0.3)
         axis.legend()
     figure.suptitle(title)

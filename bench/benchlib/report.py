@@ -9,7 +9,7 @@ CELL_COLUMNS = ['accel', 'mode', 'cpus', 'machine', 'rounds', 'failed_rounds',
                 'unstamped_rounds', 'boots',
                 'first_us', 'median_us', 'min_us', 'max_us', 'iqr_us', 'q1_us', 'q3_us'] + \
                [s[0] for s in STEPS] + \
-               ['last_kicked_us', 'last_online_us', 'slowest_step', 'pages_held',
+               ['first_kicked_us', 'last_kicked_us', 'last_online_us', 'call_us', 'slowest_step', 'pages_held',
                 'pages_after_finish', 'load1']
 
 ROUND_COLUMNS = ['accel', 'mode', 'cpus', 'boot', 'round', 'cold', 'ok', 'unstamped', 'online',
@@ -29,7 +29,7 @@ def cell_row(result) -> dict:
     row = {'accel': result.cell.accel, 'mode': result.cell.mode.name, 'cpus': result.cell.cpus,
            'machine': result.cell.machine, 'load1': result.load1}
     for key in ('rounds', 'failed_rounds', 'unstamped_rounds', 'boots', 'first_us', 'median_us', 'min_us', 'max_us',
-                'iqr_us', 'q1_us', 'q3_us', 'last_kicked_us', 'last_online_us', 'slowest_step',
+                'iqr_us', 'q1_us', 'q3_us', 'call_us', 'first_kicked_us', 'last_kicked_us', 'last_online_us', 'slowest_step',
                 'pages_held', 'pages_after_finish'):
         row[key] = getattr(stats, key)
     row.update(stats.steps)
@@ -74,8 +74,8 @@ STEP_HEADS = {'kick_to_tramp_us': 'kick→tramp', 'tramp_to_long_us': 'tramp→l
 def markdown_table(results) -> List[str]:
     lines = ['| accel | CPUs | mode | rounds | first (ms) | median (ms) | min (ms) | max (ms) '
              '| IQR (ms) | ' + ' | '.join(f'{h} (µs)' for h in STEP_HEADS.values()) +
-             ' | last kick (ms) | slowest step |',
-             '|' + ' --- |' * (9 + len(STEP_HEADS) + 2)]
+             ' | first kick (ms) | last kick (ms) | slowest step |',
+             '|' + ' --- |' * (9 + len(STEP_HEADS) + 3)]
     for r in results:
         s = r.stats
         notes = ([f'{s.failed_rounds} failed'] if s.failed_rounds else []) + \
@@ -84,7 +84,8 @@ def markdown_table(results) -> List[str]:
         steps = ' | '.join(us(s.steps.get(c)) for c in STEP_HEADS)
         lines.append(f'| {r.cell.accel} | {r.cell.cpus} | {r.cell.mode.name} | {rounds} | '
                      f'{ms(s.first_us)} | {ms(s.median_us)} | {ms(s.min_us)} | {ms(s.max_us)} | '
-                     f'{ms(s.iqr_us)} | {steps} | {ms(s.last_kicked_us)} | '
+                     f'{ms(s.iqr_us)} | {steps} | {ms(s.first_kicked_us)} | '
+                     f'{ms(s.last_kicked_us)} | '
                      f'{STEP_HEADS.get(s.slowest_step, "")} |')
     return lines
 
@@ -106,7 +107,9 @@ def write_markdown(path, env, command, results, figures, borrowed, problems, plo
             '`bringup_us`: from the `smpboot_start()` call until the last AP went online. '
             'Statistics over the warm rounds (every round but the first of each boot); '
             '"first" is the first boot\'s first round. Step columns: medians over every AP '
-            'of every warm round. "last kick": when the last AP got its INIT. '
+            'of every warm round. "first kick": from the start call to the first INIT (the '
+            'library\'s set-up: stacks, slot table, trampoline page and its mapping). '
+            '"last kick": when the last AP got its INIT. '
             '"unstamped": rounds in which every AP went online but one had not yet written '
             'its online stamp when `smpboot_start()` returned, so `bringup_us` reads low; '
             'they are left out.', '']

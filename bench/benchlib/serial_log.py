@@ -1,9 +1,11 @@
 """Reading the minikernel's serial console (docs/minikernel.md) into rounds.
 
-A boot with rounds=R prints, for every round, in this order:
+A boot with bench=R prints, for every round, in this order:
     minikernel: smpboot_start: <status>, <N> of <M> CPUs online, last AP after <T> us
+    smpboot: round r=<R> online=<N> bringup_us=<T>
     minikernel: timeline us: cpu <i> apic <a> kicked <t> trampoline <t> long_mode <t> c <t> online <t>
     ...
+    minikernel: smpboot_start call took <T> us
     minikernel: memory: libsmpboot held <P> pages during bring-up, <Q> after smpboot_finish ...
 and the boot ends with the contract's summary line.
 """
@@ -16,6 +18,10 @@ START = re.compile(r'^minikernel: smpboot_start: (?P<status>.+?), (?P<online>\d+
 TIMELINE = re.compile(r'^minikernel: timeline us: cpu (?P<cpu>\d+) apic (?P<apic>\d+) '
                       r'kicked (?P<kicked>\d+) trampoline (?P<trampoline>\d+) '
                       r'long_mode (?P<long_mode>\d+) c (?P<c>\d+) online (?P<online>\d+)$')
+# The per-round contract line (docs/minikernel.md), right after the START line.
+ROUND = re.compile(r'^smpboot: round r=(?P<r>\d+) online=(?P<online>\d+) '
+                   r'bringup_us=(?P<us>\d+)$')
+CALL = re.compile(r'^minikernel: smpboot_start call took (?P<us>\d+) us$')
 MEMORY = re.compile(r'^minikernel: memory: libsmpboot held (?P<held>\d+) pages during '
                     r'bring-up, (?P<after>\d+) after smpboot_finish')
 SUMMARY = re.compile(r'^smpboot: summary online=(?P<online>\d+) expected=(?P<expected>\d+) '
@@ -49,6 +55,8 @@ class Round:
     total: int
     bringup_us: int
     timelines: List[Timeline] = field(default_factory=list)
+    number: Optional[int] = None       # r= of the round line
+    call_us: Optional[int] = None      # the whole smpboot_start() call
     pages_held: Optional[int] = None
     pages_after_finish: Optional[int] = None
 
@@ -58,9 +66,13 @@ class Round:
 
     @property
     def unstamped(self) -> bool:
-        """All online, yet an AP has no online stamp: smpboot_start() returned
-        before that AP wrote it, so bringup_us leaves it out and reads low."""
-        return self.ok and any(t.online == 0 for t in self.timelines)
+        """All online, yet smpboot_start() returned before some AP had stamped
+        its going online (its online stamp is 0) or before it moved its slot to
+        ONLINE (its stamp is later than bringup_us, which only counts ONLINE
+        slots). Either way bringup_us reads low. Both stamps come from the same
+        clock and start point, so they agree exactly when all is well."""
+        return self.ok and any(t.online == 0 or t.online > self.bringup_us
+                               for t in self.timelines)
 
     @property
     def usable(self) -> bool:
@@ -90,6 +102,16 @@ class SerialLog:
         if not self.rounds:
             return None
         current = self.rounds[-1]
+        m = ROUND.match(line)
+        if m:
+            current.number = int(m['r'])
+            if int(m['us']) != current.bringup_us or int(m['online']) != current.online:
+                self.problems.append(f'round line disagrees with smpboot_start line: {line}')
+            return None
+        m = CALL.match(line)
+        if m:
+            current.call_us = int(m['us'])
+            return None
         m = TIMELINE.match(line)
         if m:
             current.timelines.append(Timeline(**{k: int(v) for k, v in m.groupdict().items()}))

@@ -29,6 +29,8 @@ class CellStats:
     q3_us: Optional[float]
     iqr_us: Optional[float]
     steps: dict = field(default_factory=dict)   # column -> median over APs and rounds
+    call_us: Optional[float] = None             # median smpboot_start() call
+    first_kicked_us: Optional[float] = None     # start call -> first INIT: the set-up
     last_kicked_us: Optional[float] = None      # when the last AP got its INIT
     last_online_us: Optional[float] = None      # the last AP's online stamp
     slowest_step: str = ''
@@ -69,6 +71,9 @@ def cell_stats(boots_rounds: List[List[Round]], cold_rounds: int = 1) -> CellSta
     lines = [t for r in warm for t in r.timelines if t.complete()]
     for column, begin, end, _ in STEPS:
         out.steps[column] = median_or_none([getattr(t, end) - getattr(t, begin) for t in lines])
+    out.call_us = median_or_none([r.call_us for r in warm if r.call_us is not None])
+    out.first_kicked_us = median_or_none([min(t.kicked for t in r.timelines)
+                                          for r in warm if r.timelines])
     out.last_kicked_us = median_or_none([max(t.kicked for t in r.timelines)
                                          for r in warm if r.timelines])
     out.last_online_us = median_or_none([max(t.online for t in r.timelines)

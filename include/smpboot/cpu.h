@@ -10,6 +10,7 @@
 #ifndef SMPBOOT_CPU_H
 #define SMPBOOT_CPU_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "config.h"
@@ -89,6 +90,7 @@ struct smpboot_cpu {
     struct smpboot_timeline timeline;
 
     /* Private to the library. */
+    bool priv_unreset;       /* finish could not INIT it: its memory is kept */
     uint64_t priv_c_entry_ns;
     uint64_t priv_c_entry_tsc;
     uint64_t priv_stack_phys;

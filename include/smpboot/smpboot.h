@@ -99,7 +99,10 @@ enum smpboot_status smpboot_start(struct smpboot *sb);
  * none can run late), overwrite the trampoline with a halt loop, remove the
  * identity mapping and free the trampoline page, the slot table, the
  * bootstrap tables and the stacks of the APs that are not online. The stacks
- * of online APs stay theirs. Idempotent.
+ * of online APs stay theirs. If an INIT cannot be sent, that AP's stack, the
+ * trampoline page and the slot table are kept (leaked, never handed back
+ * under a CPU that may still use them) and the IPI's error is returned.
+ * Idempotent.
  */
 enum smpboot_status smpboot_finish(struct smpboot *sb);
 

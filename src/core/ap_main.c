@@ -26,13 +26,17 @@ void smpboot_ap_main(void *slot_address)
     struct smpboot_slot *slot = slot_address;
     struct smpboot *sb = (struct smpboot *)(uintptr_t)slot->session;
     struct smpboot_cpu *cpu = (struct smpboot_cpu *)(uintptr_t)slot->cpu;
-    __atomic_store_n(&slot->progress, SMPBOOT_PROGRESS_C, __ATOMIC_RELEASE);
 
+    /*
+     * A (clock, TSC) pair, for the BSP to convert the trampoline's TSC stamps.
+     * Written before the progress mark that publishes it; the BSP reads it
+     * only once this AP is ONLINE. The AP writes nothing else of *cpu: the
+     * BSP owns the public fields, and may be giving up on us right now.
+     */
     uint64_t arrived = sb->host.now_ns(sb->host.ctx);
-    /* A (clock, TSC) pair: the BSP converts the trampoline's TSC stamps with it. */
     cpu->priv_c_entry_tsc = smpboot_arch_read_tsc();
     cpu->priv_c_entry_ns = arrived;
-    cpu->timeline.c_entry = arrived - sb->start_ns;
+    __atomic_store_n(&slot->progress, SMPBOOT_PROGRESS_C, __ATOMIC_RELEASE);
 
     for (;;) {
         uint32_t state = __atomic_load_n(&slot->state, __ATOMIC_ACQUIRE);
@@ -50,9 +54,7 @@ void smpboot_ap_main(void *slot_address)
 
     /* What the BSP reads about this CPU, written before the state says ONLINE. */
     smpboot_entry_fn entry = sb->config.entry;
-    cpu->progress = SMPBOOT_PROGRESS_ONLINE;
     slot->online_ns = sb->host.now_ns(sb->host.ctx);
-    cpu->timeline.online = slot->online_ns - sb->start_ns;
     __atomic_store_n(&slot->progress, SMPBOOT_PROGRESS_ONLINE, __ATOMIC_RELEASE);
     uint32_t expected = SMPBOOT_SLOT_RELEASED;
     if (!__atomic_compare_exchange_n(&slot->state, &expected, SMPBOOT_SLOT_ONLINE, false,

@@ -80,6 +80,17 @@ static void set_result(struct smpboot_cpu *cpu, enum smpboot_cpu_result result)
     __atomic_store_n(&cpu->result, result, __ATOMIC_RELEASE);
 }
 
+/* The AP is ONLINE (seen with acquire): everything it wrote before is ours to read. */
+static void record_online(struct smpboot *sb, uint32_t i)
+{
+    struct smpboot_cpu *cpu = &sb->cpus[i];
+    const struct smpboot_slot *slot = smpboot_slot_at(sb, i);
+    cpu->progress = SMPBOOT_PROGRESS_ONLINE;
+    cpu->timeline.c_entry = cpu->priv_c_entry_ns - sb->start_ns;
+    cpu->timeline.online = slot->online_ns - sb->start_ns;
+    set_result(cpu, SMPBOOT_CPU_ONLINE);
+}
+
 struct tally {
     uint32_t unanswered;
     uint32_t not_online;
@@ -108,7 +119,7 @@ static struct tally poll_batch(struct engine *e, uint32_t first, uint32_t end)
             tally.not_online++;
             break;
         case SMPBOOT_SLOT_ONLINE:
-            set_result(&e->sb->cpus[i], SMPBOOT_CPU_ONLINE);
+            record_online(e->sb, i);
             break;
         default:
             break;
@@ -255,6 +266,7 @@ static void give_verdicts(struct engine *e, uint32_t first, uint32_t end)
             poll_batch(e, i, i + 1);
             continue;
         }
+        /* From here the AP can only park: its C-entry stamp may still be unwritten. */
         cpu->progress = __atomic_load_n(&slot->progress, __ATOMIC_ACQUIRE);
         set_result(cpu, SMPBOOT_CPU_STALLED);
         if (__atomic_load_n(&slot->ap_flags, __ATOMIC_ACQUIRE) & SMPBOOT_SLOT_AP_GAVE_UP)
@@ -360,7 +372,8 @@ static void convert_trampoline_stamps(struct smpboot *sb, uint64_t start_tsc, ui
     for (uint32_t i = 1; i < sb->cpu_count; i++) {
         struct smpboot_cpu *cpu = &sb->cpus[i];
         const struct smpboot_slot *slot = smpboot_slot_at(sb, i);
-        if (!cpu->priv_c_entry_tsc)
+        /* Only an AP that went online has published its (clock, TSC) pair. */
+        if (result_of(cpu) != SMPBOOT_CPU_ONLINE || state_of(slot) != SMPBOOT_SLOT_ONLINE)
             continue;
         const uint64_t stamps[2] = {slot->tsc_claimed, slot->tsc_long_mode};
         uint64_t *steps[2] = {&cpu->timeline.trampoline, &cpu->timeline.long_mode};

@@ -14,7 +14,7 @@ static void count_entry(struct smpboot_cpu *cpu)
 {
     const struct smpboot_slot *slot = (const struct smpboot_slot *)fx.sb.slots + cpu->index;
     if (__atomic_load_n(&slot->state, __ATOMIC_ACQUIRE) != SMPBOOT_SLOT_ONLINE
-        || cpu->progress != SMPBOOT_PROGRESS_ONLINE || cpu->arg != fx.config.entry_arg)
+        || cpu->arg != fx.config.entry_arg)
         __atomic_add_fetch(&entry_violations, 1, __ATOMIC_ACQ_REL);
     __atomic_add_fetch(&fx_entries[cpu->index], 1, __ATOMIC_ACQ_REL);
 }

@@ -224,6 +224,7 @@ static void test_log_messages(void **state)
     fx_setup(0, false);
     fx.host.log = capture_log;
     fx.config.ap_timeout_ns = 30 * MS;
+    fx.config.online_timeout_ns = 30 * MS;  /* APIC 5 stalls on purpose */
     mock_add_ap(5, MOCK_AP_STALL);
     mock_add_ap(6, MOCK_AP_SILENT);
     mock_add_ap(300, MOCK_AP_PROMPT);

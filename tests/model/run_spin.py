@@ -16,12 +16,11 @@ import shutil
 import subprocess
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
-# The proposed fixes (docs/model.md, F1 and F2): the model the mutants start from.
-FIXED = ["VERDICT_FIX", "FINISH_FIX"]
+# Finding F2 (docs/model.md) is fixed in finish.c; MUT_FINISH_FREES_ALL restores the bug.
 
 
 @dataclass
@@ -34,46 +33,62 @@ class Run:
     expect_text: str = ""  # for "fail": a substring of pan's error line
     hash_bits: int = 22
     big: bool = False      # a long search: worth gcc -O2 (else -O0 compiles 6x faster)
+    ltl: str = ""          # an LTL claim: acceptance cycles under weak fairness, no -DSAFETY
 
 
 RUNS = [
-    # The code as it stands (commit 66c4388): known findings F1 and F3.
-    Run("bringup-code-66c4388", "smpboot.pml", [], "fail",
-        "finding F1/F3: STALLED vs ONLINE race; slot table freed under an AP"),
-    Run("bringup-code-ipi-fail", "smpboot.pml", ["VERDICT_FIX", "IPI_FAIL", "NAP=2"], "fail",
-        "finding F2: finish frees slot table and trampoline after a failed INIT",
+    # The code as it stands (d0f9e7d + the F2 fix): exhaustive, must be clean.
+    Run("bringup", "smpboot.pml", [], "pass",
+        "3 APs, parallel, every config, all interleavings", hash_bits=25, big=True),
+    Run("bringup-serial", "smpboot.pml", ["SERIAL"], "pass",
+        "3 APs, serial mode, every config", hash_bits=25, big=True),
+    Run("bringup-terminates", "smpboot.pml", ["LTL_TERMINATION", "NAP=2"], "pass",
+        "2 APs: start and finish always return (LTL, weak fairness)", hash_bits=24,
+        big=True, ltl="terminates"),
+
+    # One IPI may fail: finish keeps what an AP it could not reset may use (F2, fixed),
+    # and the old code, which freed it anyway, is caught.
+    Run("bringup-ipi-fail", "smpboot.pml", ["IPI_FAIL", "NAP=2"], "pass",
+        "2 APs, one IPI may fail (ESR error or busy ICR)", hash_bits=24, big=True),
+    Run("mutant-h-finish-frees-after-failed-init", "smpboot.pml",
+        ["MUT_FINISH_FREES_ALL", "IPI_FAIL", "NAP=2"], "fail",
+        "(h) finding F2: after a failed INIT, finish frees slots and trampoline anyway",
         expect_text="freed"),
 
-    # The protocol with the proposed fixes: exhaustive, must be clean.
-    Run("bringup", "smpboot.pml", FIXED, "pass",
-        "3 APs, parallel, every config, all interleavings", hash_bits=25, big=True),
-    Run("bringup-serial", "smpboot.pml", FIXED + ["SERIAL"], "pass",
-        "3 APs, serial mode, every config", hash_bits=25, big=True),
-    Run("bringup-ipi-fail", "smpboot.pml", FIXED + ["IPI_FAIL", "NAP=2"], "pass",
-        "2 APs, one IPI may fail (ESR error or busy ICR)", hash_bits=24, big=True),
-
     # Mutants: each must be caught.
-    Run("mutant-a-ap-no-cas", "smpboot.pml", FIXED + ["MUT_AP_NO_CAS"], "fail",
+    Run("mutant-a-ap-no-cas", "smpboot.pml", ["MUT_AP_NO_CAS"], "fail",
         "(a) trampoline claims with check-then-store"),
-    Run("mutant-a-bsp-no-cas", "smpboot.pml", FIXED + ["MUT_BSP_NO_CAS"], "fail",
+    Run("mutant-a-bsp-no-cas", "smpboot.pml", ["MUT_BSP_NO_CAS"], "fail",
         "(a) BSP times out with a plain store"),
-    Run("mutant-b-no-release", "smpboot.pml", FIXED + ["MUT_NO_RELEASE"], "fail",
+    Run("mutant-b-no-release", "smpboot.pml", ["MUT_NO_RELEASE"], "fail",
         "(b) AP stores visible out of program order", expect_text="mem_"),
-    Run("mutant-c-no-init", "smpboot.pml", FIXED + ["MUT_NO_INIT"], "fail",
+    Run("mutant-c-no-init", "smpboot.pml", ["MUT_NO_INIT"], "fail",
         "(c) finish frees a failed AP's stack without INIT"),
+    Run("mutant-e-no-deadline", "smpboot.pml",
+        ["MUT_NO_DEADLINE", "LTL_TERMINATION", "NAP=2"], "fail",
+        "(e) waits for answers without a deadline", expect_text="acceptance cycle",
+        ltl="terminates"),
+    Run("mutant-f-stall-store", "smpboot.pml", ["MUT_STALL_STORE"], "fail",
+        "(f) STALLED by a plain store, as in 66c4388: the AP still goes online"),
+    Run("mutant-g-online-early", "smpboot.pml", ["MUT_ONLINE_EARLY"], "fail",
+        "(g) the AP swaps to ONLINE before its last slot stores"),
 
     # Probes: scenarios the clean runs must really contain (a witness is an error).
-    Run("probe-all-online", "smpboot.pml", FIXED + ["PROBE_ALL_ONLINE"], "fail",
+    Run("probe-all-online", "smpboot.pml", ["PROBE_ALL_ONLINE"], "fail",
         "all three APs go online", expect_text="result[0]==2"),
-    Run("probe-late-loss", "smpboot.pml", FIXED + ["PROBE_LATE_LOSS"], "fail",
+    Run("probe-late-loss", "smpboot.pml", ["PROBE_LATE_LOSS"], "fail",
         "a late AP loses its claim to TIMED_OUT", expect_text="!=6"),
-    Run("probe-held-loss", "smpboot.pml", FIXED + ["PROBE_HELD_LOSS"], "fail",
+    Run("probe-held-loss", "smpboot.pml", ["PROBE_HELD_LOSS", "CONFIG_FAST"], "fail",
         "an AP loses its claim to HELD during a retry", expect_text="!=2"),
-    Run("probe-retry-online", "smpboot.pml", FIXED + ["PROBE_RETRY_ONLINE"], "fail",
+    Run("probe-retry-online", "smpboot.pml", ["PROBE_RETRY_ONLINE", "CONFIG_FAST"],
+        "fail",
         "an AP reset by the retry's INIT still goes online", expect_text="reset_running"),
-    Run("probe-stalled", "smpboot.pml", FIXED + ["PROBE_STALLED"], "fail",
+    Run("probe-self-release", "smpboot.pml", ["PROBE_SELF_RELEASE"], "fail",
+        "an AP that arrives after SIPIS_DONE releases itself and goes online",
+        expect_text="self_released"),
+    Run("probe-stalled", "smpboot.pml", ["PROBE_STALLED"], "fail",
         "an AP is judged STALLED", expect_text="!=4"),
-    Run("probe-mixed", "smpboot.pml", FIXED + ["PROBE_MIXED"], "fail",
+    Run("probe-mixed", "smpboot.pml", ["PROBE_MIXED"], "fail",
         "ONLINE, TIMED_OUT and STALLED in one run", expect_text="==4"),
 
     # The barrier.
@@ -99,6 +114,7 @@ class Outcome:
     errors: str = "?"
     depth: str = "?"
     seconds: float = 0.0
+    cpu: float = 0.0
     memory: str = "?"
     detail: str = ""
 
@@ -115,19 +131,42 @@ def execute(run, args):
     shutil.copy(os.path.join(HERE, run.model), work)
     defines = ["-D" + d for d in run.defines]
 
+    cpu = [0.0]
+
     def step(cmd, timeout):
-        return subprocess.run(cmd, cwd=work, capture_output=True, text=True, timeout=timeout)
+        """Run cmd in work; count its CPU time (not the wall time: the machine is shared)."""
+        with open(os.path.join(work, "step.out"), "w+") as sink:
+            proc = subprocess.Popen(cmd, cwd=work, stdout=sink, stderr=subprocess.STDOUT)
+            deadline = time.monotonic() + timeout
+            while True:
+                pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
+                if pid:
+                    break
+                if time.monotonic() > deadline:
+                    proc.kill()
+                    proc.wait()
+                    raise subprocess.TimeoutExpired(cmd, timeout)
+                time.sleep(0.05)
+            proc.returncode = os.waitstatus_to_exitcode(status)
+            cpu[0] += usage.ru_utime + usage.ru_stime
+            sink.seek(0)
+            proc.stdout = sink.read()
+            proc.stderr = ""
+        return proc
 
     started = time.monotonic()
     gen = step([args.spin] + defines + ["-a", run.model], 120)
     if gen.returncode != 0:
         return Outcome(run, False, detail="spin -a failed: " + (gen.stderr + gen.stdout).strip())
-    cflags = ["-O2" if run.big else "-O0", "-w", "-DSAFETY", "-DCOLLAPSE",
-              "-DMEMLIM=%d" % args.memlim]
+    cflags = ["-O2" if run.big else "-O0", "-w", "-DCOLLAPSE", "-DMEMLIM=%d" % args.memlim]
+    if not run.ltl:
+        cflags.append("-DSAFETY")
     build = step([args.cc] + cflags + ["-o", "pan", "pan.c"], 300)
     if build.returncode != 0:
         return Outcome(run, False, detail="cc failed: " + build.stderr.strip()[-2000:])
     pan_cmd = ["./pan", "-n", "-m%d" % args.max_depth, "-w%d" % run.hash_bits]
+    if run.ltl:
+        pan_cmd += ["-a", "-f", "-N", run.ltl]
     try:
         pan = step(pan_cmd, args.pan_timeout)
     except subprocess.TimeoutExpired:
@@ -138,6 +177,7 @@ def execute(run, args):
 
     o = Outcome(run, False)
     o.seconds = time.monotonic() - started
+    o.cpu = cpu[0]
     o.states = first(r"^\s*(\d+) states, stored", out)
     o.errors = first(r"errors: (\d+)", out)
     o.depth = first(r"depth reached (\d+)", out)
@@ -159,6 +199,13 @@ def execute(run, args):
             with open(os.path.join(work, "trail.txt"), "w") as f:
                 f.write(trail.stdout)
     return o
+
+
+def execute_bounded(run, args):
+    try:
+        return execute(run, args)
+    except subprocess.TimeoutExpired as e:
+        return Outcome(run, False, detail="timed out: %s" % " ".join(e.cmd))
 
 
 def main():
@@ -194,19 +241,21 @@ def main():
     started = time.monotonic()
     outcomes = {}
     with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, args.jobs)) as pool:
-        futures = {pool.submit(execute, r, args): r for r in runs}
+        futures = {pool.submit(execute_bounded, r, args): r for r in runs}
         for fut in concurrent.futures.as_completed(futures):
             o = fut.result()
             outcomes[o.run.name] = o
-            print("%-26s expect=%-4s %-4s states=%-9s errors=%-7s depth=%-5s time=%6.1fs "
-                  "mem=%sMB  %s" % (o.run.name, o.run.expect, "ok" if o.ok else "FAIL",
-                                    o.states, o.errors, o.depth, o.seconds, o.memory,
-                                    o.detail), flush=True)
+            print("%-26s expect=%-4s %-4s states=%-9s errors=%-2s depth=%-4s time=%5.1fs "
+                  "cpu=%5.1fs mem=%sMB  %s" % (o.run.name, o.run.expect,
+                                               "ok" if o.ok else "FAIL", o.states, o.errors,
+                                               o.depth, o.seconds, o.cpu, o.memory, o.detail),
+                  flush=True)
 
     bad = [r.name for r in runs if not outcomes[r.name].ok]
-    print("%d runs in %.1fs: %s" % (len(runs), time.monotonic() - started,
-                                    "all as expected" if not bad else "UNEXPECTED: " + ", ".join(bad)))
-    findings = [r for r in runs if r.name.startswith("bringup-code") and outcomes[r.name].ok]
+    print("%d runs in %.1fs (CPU %.1fs): %s"
+          % (len(runs), time.monotonic() - started, sum(o.cpu for o in outcomes.values()),
+             "all as expected" if not bad else "UNEXPECTED: " + ", ".join(bad)))
+    findings = [r for r in runs if r.name.endswith("-code") and outcomes[r.name].ok]
     for r in findings:
         print("FINDING (expected until the fix lands, docs/model.md): %s: %s"
               % (r.name, outcomes[r.name].detail))

@@ -2,28 +2,32 @@
  * libsmpboot: the INIT-SIPI handshake between the BSP and its APs, as a
  * Promela model for Spin. It follows src/core/bringup.c (one parallel batch,
  * or one batch per AP with -DSERIAL), src/core/finish.c, src/core/ap_main.c
- * and asm/trampoline.asm as of commit 66c4388; docs/model.md says what is
+ * and asm/trampoline.asm as of commit d0f9e7d plus the F2 fix in finish.c; docs/model.md says what is
  * abstracted and why, and tests/model/run_spin.py runs every variant.
  *
- * Granularity. A BSP step looks at one AP: its state and result words, then
+ * Granularity. A BSP step looks at one AP: its result and state words, then
  * at most one CAS or store. An AP step makes at most one access to its state
  * word. Checks of flags that only ever go one way (memory given back) sit in
  * the step that uses that memory.
  *
  * Variants (cpp macros: spin -DNAME -a smpboot.pml):
- *   VERDICT_FIX     proposed fix F1: a stalled AP's slot is taken by CAS, and
- *                   the AP publishes its result only after winning ONLINE
- *   FINISH_FIX      proposed fix F2: when an INIT fails, finish keeps the
- *                   trampoline page and the slot table as well as the stack
  *   SERIAL          SMPBOOT_MODE_SERIAL: one batch per AP
  *   CONFIG_FAST     smpboot_config_fast() only (default: every config mix)
  *   CONFIG_SDM      smpboot_config_default() only
  *   IPI_FAIL        one IPI of the run may fail: ESR error, or a busy ICR
+ *   MUT_FINISH_FREES_ALL  mutant (h), finding F2 before its fix: when an INIT
+ *                   fails, finish still frees the trampoline page and slot table
  *   NAP=2           two APs instead of three
+ *   LTL_TERMINATION the claim `<> bsp_done` (run pan -a -f, without SAFETY)
  *   MUT_AP_NO_CAS   mutant (a): the trampoline claims with check-then-store
  *   MUT_BSP_NO_CAS  mutant (a): the BSP times an AP out with a plain store
  *   MUT_NO_RELEASE  mutant (b): the AP's release stores and CASes are relaxed
  *   MUT_NO_INIT     mutant (c): finish frees a failed AP's stack, no INIT
+ *   MUT_NO_DEADLINE mutant (e): the waits for answers have no deadline
+ *   MUT_STALL_STORE mutant (f): STALLED by a plain store, the slot left as
+ *                   it is (the race of commit 66c4388)
+ *   MUT_ONLINE_EARLY mutant (g): the AP swaps to ONLINE before its last
+ *                   stores to the slot
  *   PROBE_*         reachability probes: each asserts that a scenario never
  *                   happens, so a violation is the witness that it can
  */
@@ -40,6 +44,7 @@
 #define RELEASED  4
 #define ONLINE    5
 #define TIMED_OUT 6
+#define SIPIS_DONE 7
 
 /* enum smpboot_cpu_result (include/smpboot/cpu.h) */
 #define NOT_STARTED   0
@@ -62,13 +67,6 @@
 #define HELD_INIT 1
 #define HELD_SIPI 2
 
-/*
- * A wait polls at most this often before its deadline. A poll that releases
- * nobody changes nothing, so NAP polls (one per AP it may release) give
- * every outcome a longer wait could have.
- */
-#define MAXPOLLS NAP
-
 /* --- Memory shared by the BSP and the APs. --- */
 byte state[NAP];             /* slot->state */
 byte result[NAP];            /* cpus[i].result */
@@ -77,7 +75,7 @@ bool tramp_freed;            /* the trampoline page was given back */
 bool slots_freed;            /* the slot table was given back */
 
 /* Store buffers for property 4: a plain store waits here until it drains. */
-bool buf_online_ns[NAP];     /* slot->online_ns (and slot->progress = ONLINE) */
+bool buf_online_ns[NAP];     /* slot->online_ns */
 bool mem_online_ns[NAP];
 bool buf_cpu_progress[NAP];  /* cpus[i].progress = ONLINE */
 bool mem_cpu_progress[NAP];
@@ -96,22 +94,15 @@ bool on_stack[NAP];          /* (2) AP i runs on, or is halted on, its stack */
 bool claimed[NAP];           /* AP i won KICKED -> ARRIVED at least once */
 bool went_online[NAP];       /* AP i won RELEASED -> ONLINE */
 bool reset_running[NAP];     /* an INIT reset AP i while it ran, during start */
+bool self_released[NAP];     /* AP i won SIPIS_DONE -> RELEASED */
 bool start_done;             /* smpboot_start() returned */
+bool bsp_done;               /* ... and smpboot_finish() too */
 
 /* (5) A verdict is written once, over NOT_STARTED. */
 inline verdict(k, v)
 {
     assert(result[k] == NOT_STARTED);
     result[k] = v
-}
-
-/* With VERDICT_FIX both sides may record ONLINE: a CAS from NOT_STARTED. */
-inline online_verdict(k)
-{
-    if
-    :: result[k] == NOT_STARTED -> result[k] = R_ONLINE
-    :: else -> assert(result[k] == R_ONLINE)
-    fi
 }
 
 /* (2) The AP runs on its own stack, and those frames are still its own. */
@@ -242,16 +233,16 @@ inline send_failed(k)
     fi
 }
 
-/* VERDICT_FIX: the BSP saw ONLINE and records it, if the AP has not yet. */
+/* The BSP saw (acquired) state ONLINE: it records the AP's result. */
 inline record_online(k)
 {
     saw_state_online(k);
-    mem_cpu_progress[k] = true;
-    online_verdict(k)
+    saw_result_online(k);
+    verdict(k, R_ONLINE)
 }
 
-/* in_flight(): the state is read first; IDLE or ONLINE means decided. */
-#define IN_FLIGHT(k) (state[k] != IDLE && state[k] != ONLINE && result[k] == NOT_STARTED)
+/* in_flight(): kicked, and no result yet. */
+#define IN_FLIGHT(k) (result[k] == NOT_STARTED && state[k] != IDLE)
 
 /* --------------------------------------------------------------------- */
 
@@ -280,16 +271,8 @@ end_wait:
             if
             :: state[i] == KICKED ->        /* lock cmpxchg: KICKED -> ARRIVED */
                 state[i] = ARRIVED;
-                assert(result[i] != R_TIMED_OUT);
                 claimed[i] = true
-            :: else ->                      /* jne park */
-#ifdef PROBE_LATE_LOSS
-                assert(state[i] != TIMED_OUT);
-#endif
-#ifdef PROBE_HELD_LOSS
-                assert(state[i] != HELD);
-#endif
-                lost = true
+            :: else -> lost = true
             fi
 #else
             saw_kicked = (state[i] == KICKED)
@@ -309,9 +292,34 @@ end_wait:
         :: else -> lost = true
         fi;
 #endif
+        /* Lost that: lock cmpxchg SIPIS_DONE -> RELEASED, else jne park. */
+        if
+        :: lost ->
+            atomic {
+                assert(!slots_freed);
+                if
+                :: state[i] == SIPIS_DONE ->
+                    state[i] = RELEASED;
+                    claimed[i] = true;
+#ifdef PROBE_SELF_RELEASE
+                    self_released[i] = true;
+#endif
+                    lost = false
+                :: else ->
+#ifdef PROBE_LATE_LOSS
+                    assert(state[i] != TIMED_OUT);
+#endif
+#ifdef PROBE_HELD_LOSS
+                    assert(state[i] != HELD);
+#endif
+                    skip
+                fi
+            }
+        :: else -> skip
+        fi;
         if
         :: lost -> goto park    /* (3) having lost, it touches nothing */
-        :: else -> skip
+        :: else -> assert(result[i] != R_TIMED_OUT)
         fi;
 
         /*
@@ -325,32 +333,34 @@ end_wait:
             uses_stack(i)
         };
 
-        /* Poll for RELEASED; after release_wait_bound(), park on the stack. */
+        /*
+         * Poll for RELEASED. Any state but ARRIVED: the BSP gave up on us,
+         * park. After release_wait_bound(): flag GAVE_UP in the slot, park.
+         */
         do
         :: atomic { state[i] == RELEASED -> uses_stack(i); assert(!slots_freed) }; break
-        :: atomic { state[i] != RELEASED -> uses_stack(i); assert(!slots_freed) }
-        :: goto park_on_stack
+        :: atomic { state[i] == ARRIVED -> uses_stack(i); assert(!slots_freed) }
+        :: atomic { state[i] != RELEASED && state[i] != ARRIVED -> uses_stack(i); assert(!slots_freed) };
+            goto park_on_stack
+        :: atomic { uses_stack(i); assert(!slots_freed) };  /* ap_flags = GAVE_UP */
+            goto park_on_stack
         od;
 
-#ifndef VERDICT_FIX
-        /* cpu->progress = ONLINE (plain); cpu->result = ONLINE (release). */
-        atomic {
-            uses_stack(i);
-            buf_cpu_progress[i] = true;
-            release_fence(i);
-            verdict(i, R_ONLINE)
-        };
-#endif
-
-        /* online_ns, timeline (plain stores); slot->progress = ONLINE (release). */
+#ifndef MUT_ONLINE_EARLY
+        /*
+         * cpu->progress = ONLINE, slot->online_ns, cpu->timeline.online (plain
+         * stores); slot->progress = ONLINE (release store).
+         */
         atomic {
             uses_stack(i);
             assert(!slots_freed);
+            buf_cpu_progress[i] = true;
             buf_online_ns[i] = true;
             release_fence(i)
         };
+#endif
 
-        /* RELEASED -> ONLINE (acq_rel CAS); on failure, park. */
+        /* RELEASED -> ONLINE (acq_rel CAS); on failure the BSP gave up: park. */
         atomic {
             uses_stack(i);
             assert(!slots_freed);
@@ -367,24 +377,26 @@ end_wait:
         :: else -> skip
         fi;
 
-#ifdef VERDICT_FIX
-        /* Won: cpu->progress = ONLINE; CAS cpu->result NOT_STARTED -> ONLINE. */
+#ifdef MUT_ONLINE_EARLY
         atomic {
             uses_stack(i);
+            assert(!slots_freed);
             buf_cpu_progress[i] = true;
-            release_fence(i);
-            online_verdict(i)
+            buf_online_ns[i] = true;
+            release_fence(i)
         };
 #endif
 
         /* entry(cpu): the kernel runs on this stack from now on. */
         atomic {
             uses_stack(i);
-            assert(result[i] == R_ONLINE);  /* what the entry may rely on */
             entries[i]++;
             assert(entries[i] == 1);        /* (1) */
 #ifdef PROBE_RETRY_ONLINE
             assert(!reset_running[i]);
+#endif
+#ifdef PROBE_SELF_RELEASE
+            assert(!self_released[i]);
 #endif
             skip
         };
@@ -447,14 +459,12 @@ inline poll_batch()
             if
             :: IN_FLIGHT(j) ->
                 if
-                :: state[j] == KICKED || state[j] == HELD -> unanswered++
+                :: state[j] == KICKED || state[j] == HELD || state[j] == SIPIS_DONE -> unanswered++
                 :: state[j] == ARRIVED -> state[j] = RELEASED; not_online++
                 :: state[j] == RELEASED -> not_online++
+                :: state[j] == ONLINE -> record_online(j)
                 :: state[j] == TIMED_OUT -> skip
                 fi
-#ifdef VERDICT_FIX
-            :: state[j] == ONLINE && result[j] == NOT_STARTED -> record_online(j)
-#endif
             :: else -> skip
             fi;
             j++
@@ -465,13 +475,25 @@ inline poll_batch()
 
 /*
  * wait_batch(): poll, stop on the goal, else the deadline may have passed
- * after any poll. The deadline is time, and time always comes: at most
- * MAXPOLLS polls.
+ * after any poll. The deadline is time, and time always comes, so the model
+ * bounds the polls: at most one per AP of the batch, and none more once no
+ * AP of the batch is KICKED, HELD or ARRIVED (RELEASABLE, a test the model
+ * makes, not a read the BSP makes). A poll changes shared state only by
+ * releasing an ARRIVED AP, at most once per AP, or by recording ONLINE,
+ * which the next poll or the final loop records just the same: nothing
+ * reads a result word meanwhile. So longer waits reach nothing new.
  */
+#define CAN_RELEASE(k) (first <= k && k < last && \
+                        (state[k] == KICKED || state[k] == HELD || state[k] == ARRIVED))
+#if NAP >= 3
+#define RELEASABLE (CAN_RELEASE(0) || CAN_RELEASE(1) || CAN_RELEASE(2))
+#else
+#define RELEASABLE (CAN_RELEASE(0) || CAN_RELEASE(1))
+#endif
+
 inline wait_batch(wanted)
 {
     goal = wanted;
-    polls = 0;
     do
     :: poll_batch();
         if
@@ -480,8 +502,13 @@ inline wait_batch(wanted)
         :: else ->
             polls++;
             if
-            :: break                        /* now >= until */
-            :: polls < MAXPOLLS -> skip     /* relax, poll again */
+#ifndef MUT_NO_DEADLINE
+            :: break                                            /* now >= until */
+#else
+            :: goal == GOAL_TIME_ONLY -> break
+            :: goal != GOAL_TIME_ONLY -> polls = 0              /* no deadline */
+#endif
+            :: polls < last - first && RELEASABLE -> skip       /* relax, poll again */
             fi
         fi
     od;
@@ -521,8 +548,8 @@ inline kick_batch(retry, nsipi)
         :: retry ->
             atomic {
                 if
-                :: result[j] == NOT_STARTED && state[j] == KICKED ->
-                    state[j] = HELD;
+                :: result[j] == NOT_STARTED && (state[j] == KICKED || state[j] == SIPIS_DONE) ->
+                    state[j] = HELD;            /* CAS KICKED, else SIPIS_DONE, -> HELD */
                     held = true
                 :: else -> held = false     /* answered meanwhile */
                 fi
@@ -580,7 +607,21 @@ inline kick_batch(retry, nsipi)
         round++
     :: else -> break
     od;
-    round = 0
+    round = 0;
+
+    /* Every SIPI of this attempt is out: KICKED -> SIPIS_DONE by CAS. */
+    j = first;
+    do
+    :: atomic {
+        j < last ->
+            if
+            :: IN_FLIGHT(j) && state[j] == KICKED -> state[j] = SIPIS_DONE
+            :: else -> skip
+            fi;
+            j++
+        }
+    :: atomic { j >= last -> j = 0 }; break
+    od
 }
 
 /* give_verdicts(): time out the silent, wait for the released, judge the rest. */
@@ -592,7 +633,8 @@ inline give_verdicts()
 #ifndef MUT_BSP_NO_CAS
         atomic {
             if
-            :: IN_FLIGHT(j) && state[j] == KICKED ->   /* CAS KICKED -> TIMED_OUT */
+            :: IN_FLIGHT(j) && (state[j] == KICKED || state[j] == SIPIS_DONE) ->
+                /* CAS KICKED, else SIPIS_DONE, -> TIMED_OUT */
                 state[j] = TIMED_OUT;
                 verdict(j, R_TIMED_OUT)
             :: else -> skip
@@ -600,7 +642,7 @@ inline give_verdicts()
             j++
         }
 #else
-        atomic { pending = (IN_FLIGHT(j) && state[j] == KICKED) };
+        atomic { pending = (IN_FLIGHT(j) && (state[j] == KICKED || state[j] == SIPIS_DONE)) };
         atomic {
             if
             :: pending -> state[j] = TIMED_OUT; verdict(j, R_TIMED_OUT)
@@ -619,27 +661,40 @@ inline give_verdicts()
     j = first;
     do
     :: j < last ->
-#ifndef VERDICT_FIX
-        /* Answered, not online: in_flight() and ARRIVED or RELEASED; then a store. */
-        atomic { pending = (IN_FLIGHT(j) && (state[j] == ARRIVED || state[j] == RELEASED)) };
+#ifndef MUT_STALL_STORE
+        /*
+         * Answered, not online: CAS RELEASED -> TIMED_OUT, else CAS ARRIVED ->
+         * TIMED_OUT, then STALLED. Both failing means it went online: the
+         * poll of this one AP records it.
+         */
+        atomic {
+            if
+            :: IN_FLIGHT(j) ->
+                if
+                :: state[j] == RELEASED || state[j] == ARRIVED ->
+                    state[j] = TIMED_OUT;
+                    verdict(j, R_STALLED)
+                :: state[j] == ONLINE -> record_online(j)
+                :: else -> skip
+                fi
+            :: else -> skip
+            fi;
+            j++
+        }
+#else
+        atomic {
+            pending = (IN_FLIGHT(j) && (state[j] == ARRIVED || state[j] == RELEASED));
+            if
+            :: IN_FLIGHT(j) && state[j] == ONLINE -> record_online(j)
+            :: else -> skip
+            fi
+        };
         atomic {
             if
             :: pending -> verdict(j, R_STALLED)
             :: else -> skip
             fi;
             pending = false;
-            j++
-        }
-#else
-        /* A stalled AP's slot is taken by CAS, so it can never go online. */
-        atomic {
-            if
-            :: IN_FLIGHT(j) && (state[j] == ARRIVED || state[j] == RELEASED) ->
-                state[j] = TIMED_OUT;
-                verdict(j, R_STALLED)
-            :: state[j] == ONLINE && result[j] == NOT_STARTED -> record_online(j)
-            :: else -> skip
-            fi;
             j++
         }
 #endif
@@ -783,8 +838,8 @@ active proctype BSP()
     :: else -> break
     od;
     j = 0;
-#ifdef FINISH_FIX
-    /* An AP that INIT could not reach may still read both: keep them too. */
+#ifndef MUT_FINISH_FREES_ALL
+    /* An AP that INIT could not reach may still read both: keep them too (finish.c). */
     if
     :: !init_failed ->
         tramp_freed = true;
@@ -843,5 +898,10 @@ active proctype BSP()
     /* one online, one timed out, one stalled, in one run */
     assert(!(result[0] == R_ONLINE && result[1] == R_TIMED_OUT && result[NAP - 1] == R_STALLED));
 #endif
-    skip
+    bsp_done = true
 }
+
+#ifdef LTL_TERMINATION
+/* (5) smpboot_start() and smpboot_finish() return, under weak fairness (-f). */
+ltl terminates { <> bsp_done }
+#endif
