@@ -27,7 +27,6 @@ first failures. Exit status 0 when every boot passed.
 docs/reliability-qemu.md is
     tests/qemu/matrix.py --kernel build/examples/minikernel/minikernel.elf --repeats 5
 """
-import argparse
 import concurrent.futures
 import re
 import statistics
@@ -35,6 +34,7 @@ import sys
 import time
 from types import SimpleNamespace
 
+import qemu_session
 import run_qemu
 
 TOPOLOGIES = {
@@ -59,11 +59,7 @@ AP_TIMEOUT = 'ap_timeout_ms=10000'
 
 
 def parse_args(argv):
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument('--kernel', required=True)
-    parser.add_argument('--qemu', default='qemu-system-x86_64')
-    parser.add_argument('--accel', default='tcg', choices=['tcg', 'kvm'])
+    parser = qemu_session.parser_for(__doc__, accel_props=False)
     parser.add_argument('--subset', default='full', choices=['ci', 'full'])
     parser.add_argument('--repeats', type=int, default=1)
     parser.add_argument('--jobs', type=int, default=2, help='QEMUs at once')

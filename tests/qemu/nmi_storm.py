@@ -22,7 +22,6 @@ Prints one line per boot, then totals. Exit status 0 when every boot ended
 in bounded time with one of the verdicts above (and, with
 --require-survival, all survived); 1 otherwise.
 """
-import argparse
 import re
 import sys
 import time
@@ -39,12 +38,7 @@ READY_LINE = 'minikernel: command line:'
 
 
 def parse_args(argv):
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument('--kernel', required=True)
-    parser.add_argument('--qemu', default='qemu-system-x86_64')
-    parser.add_argument('--accel', default='tcg', choices=['tcg', 'kvm'])
-    parser.add_argument('--accel-props', default='')
+    parser = qemu_session.parser_for(__doc__)
     parser.add_argument('--append', default='rounds=10 postmortem=1 ap_timeout_ms=10000')
     parser.add_argument('--boots', type=int, default=20)
     parser.add_argument('--timeout', type=float, default=90.0, help='watchdog per boot, seconds')

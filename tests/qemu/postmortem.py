@@ -25,7 +25,6 @@ kernel's own exit) and exactly that AP was caught at exactly that step.
 Without it the runner only reports. A watchdog (--timeout) bounds the whole
 run: QEMU is always gone when it returns.
 """
-import argparse
 import sys
 
 import qemu_session
@@ -34,12 +33,7 @@ import slot_table
 
 
 def parse_args(argv):
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument('--kernel', required=True)
-    parser.add_argument('--qemu', default='qemu-system-x86_64')
-    parser.add_argument('--accel', default='tcg', choices=['tcg', 'kvm'])
-    parser.add_argument('--accel-props', default='')
+    parser = qemu_session.parser_for(__doc__)
     parser.add_argument('--append', default='')
     parser.add_argument('--timeout', type=float, default=60.0)
     parser.add_argument('--expect-died', metavar='APIC:STEP')

@@ -22,6 +22,19 @@ import time
 
 import run_qemu
 
+
+def parser_for(description, accel_props=True):
+    """An argument parser with the options every guest runner shares."""
+    import argparse
+    parser = argparse.ArgumentParser(description=description,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument('--kernel', required=True)
+    parser.add_argument('--qemu', default='qemu-system-x86_64')
+    parser.add_argument('--accel', default='tcg', choices=['tcg', 'kvm'])
+    if accel_props:
+        parser.add_argument('--accel-props', default='')
+    return parser
+
 STOPPED_STATES = ('shutdown', 'guest-panicked', 'internal-error', 'paused', 'io-error')
 
 
