@@ -467,6 +467,11 @@ _Noreturn void smp_run(const struct options *options, const struct topology *top
         print_postmortem_map();
 
     struct round_result last = { 0, 0, 0 };
+    /* With no AP there is nothing to take offline and start again. */
+    if (table_count == 1 && shared.rounds > 1) {
+        kprintf("minikernel: bench: no AP to start again: one round, not %u\n", shared.rounds);
+        shared.rounds = 1;
+    }
     for (uint32_t round = 1; round <= shared.rounds; round++) {
         if (round > 1) {
             take_aps_offline();
