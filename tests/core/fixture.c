@@ -2,6 +2,7 @@
 
 #include <string.h>
 
+#include "core/session.h"
 #include "core/slot.h"
 
 struct fixture fx;
@@ -76,4 +77,20 @@ unsigned fx_count_icr(uint32_t dest, uint32_t delivery)
             n++;
     }
     return n;
+}
+
+void fx_assert_wire(const uint32_t *dest, const uint32_t *delivery, unsigned count)
+{
+    assert_int_equal(mock_icr_count(), count);
+    for (unsigned i = 0; i < count; i++) {
+        const struct mock_icr *r = mock_icr_at(i);
+        assert_int_equal(r->dest, dest[i]);
+        assert_int_equal(r->delivery, delivery[i]);
+        assert_int_equal(r->shorthand, 0);
+        assert_false(r->logical);
+        assert_true(r->level_assert);
+        assert_false(r->level_trigger);
+        if (r->delivery == SMPBOOT_ICR_STARTUP)
+            assert_int_equal((uint64_t)r->vector << 12, fx.sb.tramp_phys);
+    }
 }

@@ -34,6 +34,12 @@ void fx_init_and_add(void);
 void fx_join_and_check(void);
 /* Index of the first ICR record with this destination and delivery mode, from `from`; -1 if none. */
 int fx_find_icr(unsigned from, uint32_t dest, uint32_t delivery);
+/*
+ * The ICR records are exactly these (destination, delivery mode) pairs, each
+ * a physical, edge, level-assert IPI with no shorthand, every SIPI pointing
+ * at the installed trampoline.
+ */
+void fx_assert_wire(const uint32_t *dest, const uint32_t *delivery, unsigned count);
 /* ICR records with this destination and delivery mode. */
 unsigned fx_count_icr(uint32_t dest, uint32_t delivery);
 

@@ -57,18 +57,7 @@ static void test_serial_sequence_sdm(void **state)
     /* On the wire: INIT 1, SIPI 1, INIT 2, SIPI 2, SIPI 2, INIT 3, SIPI 3. */
     const uint32_t want_dest[] = {1, 1, 2, 2, 2, 3, 3};
     const uint32_t want_mode[] = {INIT_MODE, SIPI, INIT_MODE, SIPI, SIPI, INIT_MODE, SIPI};
-    assert_int_equal(mock_icr_count(), 7);
-    for (unsigned i = 0; i < 7; i++) {
-        const struct mock_icr *r = mock_icr_at(i);
-        assert_int_equal(r->dest, want_dest[i]);
-        assert_int_equal(r->delivery, want_mode[i]);
-        assert_int_equal(r->shorthand, 0);
-        assert_false(r->logical);
-        assert_true(r->level_assert);
-        assert_false(r->level_trigger);
-        if (r->delivery == SIPI)
-            assert_int_equal((uint64_t)r->vector << 12, fx.sb.tramp_phys);
-    }
+    fx_assert_wire(want_dest, want_mode, 7);
     /* The SDM delay: each first SIPI at least 10 ms after its INIT. */
     assert_true(mock_icr_at(1)->at_ns - mock_icr_at(0)->at_ns >= SMPBOOT_SDM_INIT_DELAY_NS);
     assert_true(mock_icr_at(3)->at_ns - mock_icr_at(2)->at_ns >= SMPBOOT_SDM_INIT_DELAY_NS);
@@ -94,11 +83,7 @@ static void test_parallel_sequence_sdm(void **state)
 
     const uint32_t want_dest[] = {1, 2, 3, 1, 2, 3, 2};
     const uint32_t want_mode[] = {INIT_MODE, INIT_MODE, INIT_MODE, SIPI, SIPI, SIPI, SIPI};
-    assert_int_equal(mock_icr_count(), 7);
-    for (unsigned i = 0; i < 7; i++) {
-        assert_int_equal(mock_icr_at(i)->dest, want_dest[i]);
-        assert_int_equal(mock_icr_at(i)->delivery, want_mode[i]);
-    }
+    fx_assert_wire(want_dest, want_mode, 7);
     /* One INIT delay for all of them, counted from the last INIT. */
     assert_true(mock_icr_at(3)->at_ns - mock_icr_at(2)->at_ns >= SMPBOOT_SDM_INIT_DELAY_NS);
     assert_true(mock_icr_at(6)->at_ns - mock_icr_at(5)->at_ns >= SMPBOOT_SDM_SIPI_SPACING_NS);
