@@ -10,7 +10,9 @@ set -euo pipefail
 cd "$(dirname "$0")"
 BUILD_DIR=${SMPBOOT_BUILD_DIR:-build}
 PACKAGES=(gcc meson ninja-build nasm pkg-config libcmocka-dev python3 qemu-system-x86
-          clang libclang-rt-14-dev spin valgrind binutils util-linux python3-matplotlib)
+          clang libclang-rt-14-dev spin valgrind binutils util-linux python3-matplotlib
+          git make cmake grub-common grub-pc-bin grub-efi-amd64-bin xorriso mtools ovmf
+          bochs bochs-sdl bochsbios vgabios)
 
 missing_packages() {
     local p
@@ -31,11 +33,15 @@ ensure_packages() {
     DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends $missing
 }
 
+# Everything on, asked for explicitly: a missing tool is an error here, not a
+# suite quietly left out (tests=auto would leave them out).
+MESON_OPTIONS=(-Dtests=enabled -Dminikernel=enabled)
+
 configure() {
     if [ -f "$BUILD_DIR/build.ninja" ]; then
-        meson setup --reconfigure "$BUILD_DIR" >/dev/null
+        meson setup --reconfigure "$BUILD_DIR" "${MESON_OPTIONS[@]}" >/dev/null
     else
-        meson setup "$BUILD_DIR"
+        meson setup "$BUILD_DIR" "${MESON_OPTIONS[@]}"
     fi
     ninja -C "$BUILD_DIR"
 }

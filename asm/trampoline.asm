@@ -3,12 +3,14 @@
 ; An Application Processor starts here in real mode after a Startup IPI,
 ; at offset 0 of a 4 KiB page below 1 MiB that the host allocated. It walks
 ; to 64-bit mode in small, checked steps, claims the slot the BSP prepared
-; for it, takes the BSP's control state, switches to its own stack and calls
-; smpboot_ap_main(slot) in C.
+; for it, takes the control state the installer chose, moves to the
+; library's permanent GDT and its own stack, and jumps to
+; smpboot_ap_main(slot) in C. After that jump nothing on the AP refers to
+; the page any more, so smpboot_finish() may take it away at any time.
 ;
 ; The page is position-independent as seen from the AP: the installer
 ; (src/trampoline/trampoline.c) copies this blob in, then patches the few
-; absolute addresses the CPU needs (the real-mode segment, the GDT base and
+; absolute addresses the CPU needs (the real-mode segment, the GDT bases and
 ; the two far-jump targets) and fills the parameter block at `params`.
 ;
 ; Registers that live across the steps:
@@ -22,7 +24,10 @@
 ; in the page is ever written by an AP.
 ;
 ; Built with `nasm -f bin`: assembled at origin 0, so every label is its
-; offset in the page.
+; offset in the page. The library does not assemble it at build time: it
+; compiles the committed src/trampoline/trampoline_blob.c, which
+; `python3 asm/regenerate.py` makes from this file (a test checks that the
+; two agree).
 
 %include "trampoline_abi.inc"
 
@@ -30,11 +35,7 @@
 CR0_PE              equ 1 << 0      ; protected mode
 CR0_NW              equ 1 << 29     ; not write-through (cache off if CD)
 CR0_CD              equ 1 << 30     ; cache disable
-CR0_PG              equ 1 << 31     ; paging
-CR4_PAE             equ 1 << 5      ; physical address extension (required by long mode)
 CR4_PCIDE           equ 1 << 17     ; process-context IDs: only settable in IA-32e mode
-CR4_CET             equ 1 << 23     ; control-flow enforcement: needs CR0.WP first
-CR4_LASS_BIT        equ 27          ; linear address space separation (see long_mode_entry)
 MSR_APIC_BASE       equ 0x1B        ; IA32_APIC_BASE
 APIC_BASE_EXTD      equ 1 << 10     ; x2APIC mode
 APIC_BASE_EN        equ 1 << 11     ; local APIC globally enabled
@@ -47,10 +48,12 @@ MSR_EFER            equ 0xC0000080  ; IA32_EFER
 EFER_LME            equ 1 << 8      ; long mode enable
 EFER_LMA            equ 1 << 10     ; long mode active: set by the CPU, not by us
 
-; --- Our GDT's selectors (index * 8, table indicator 0, RPL 0). ---
-SEL_CODE32          equ 0x08
+; --- Our GDTs' selectors (index * 8, table indicator 0, RPL 0). The page's
+; temporary GDT and the library's permanent one have this same layout, so
+; the switch between them needs no CS reload. ---
+SEL_CODE64          equ 0x08
 SEL_DATA            equ 0x10
-SEL_CODE64          equ 0x18
+SEL_CODE32          equ 0x18        ; only the trampoline's 32-bit step uses it
 
 ; A flat segment: base 0, limit 0xFFFFF in 4 KiB granules (4 GiB).
 ; Layout of a descriptor: limit 15:0 in bits 15:0, base 23:0 in bits 39:16,
@@ -65,6 +68,11 @@ ACCESS_CODE         equ 0x9B        ; P | S | execute, read | accessed
 ACCESS_DATA         equ 0x93        ; P | S | read, write | accessed
 FLAGS_32            equ 0xC         ; G (4 KiB granules) | D (32-bit default)
 FLAGS_64            equ 0xA         ; G | L (64-bit code; D must be 0)
+; The descriptors. The installer builds the permanent GDT from these same
+; values (trampoline_asm_offsets.h), so the two tables cannot differ.
+DESC_CODE64         equ FLAT_DESCRIPTOR(ACCESS_CODE, FLAGS_64)
+DESC_DATA           equ FLAT_DESCRIPTOR(ACCESS_DATA, FLAGS_32)
+DESC_CODE32         equ FLAT_DESCRIPTOR(ACCESS_CODE, FLAGS_32)
 
     org 0
 
@@ -93,13 +101,23 @@ real_mode_normalized:
     movzx ebx, ax
     shl ebx, 4
 
-    ; An empty IDT: a stray NMI or exception now shuts this AP down
-    ; (triple fault) instead of running whatever the IVT points at.
+    ; An empty IDT: a stray NMI or exception now triple-faults (a shutdown,
+    ; which QEMU and most boards turn into a machine reset) instead of
+    ; running whatever the IVT points at. smpboot_ap_main replaces it.
     o32 lidt [null_idtr]
-    o32 lgdt [params + tramp_params.gdtr_limit]
+    o32 lgdt [params + tramp_params.page_gdtr_limit]
 
     ; INIT leaves CD/NW as they were: make sure the caches are on. Then
     ; switch on protection; paging comes later.
+    ;
+    ; No WBINVD first (Linux does one): turning CD off needs a flush only
+    ; if the caches may hold stale lines, which needs NW = 1 while lines
+    ; were valid. CD = NW = 1 is the RESET state, with every cache line
+    ; invalid, and with NW = 0 the caches stay coherent even while CD = 1.
+    ; Firmware that set NW = 1 on a running AP would break far more than
+    ; this. A WBINVD would instead write back and empty the caches that
+    ; the running CPUs share, once per AP, and exit to the hypervisor in a
+    ; virtual machine.
     mov eax, cr0
     and eax, ~(CR0_CD | CR0_NW)
     or eax, CR0_PE
@@ -162,21 +180,14 @@ protected_mode_entry:
     jmp .next_slot
 
 .claim_slot:
-    ; KICKED -> ARRIVED, atomically: the BSP will release us once it sends
-    ; no more SIPIs. If instead the BSP has already sent its last SIPI to us
-    ; (SIPIS_DONE), nothing is left to wait for: SIPIS_DONE -> RELEASED.
-    ; Losing both means the BSP has given up on us, holds us for a re-INIT,
-    ; or another SIPI's copy of us won already: then we must vanish without
-    ; touching anything.
+    ; KICKED -> CLAIMED, atomically, and on at once: nothing waits for the
+    ; BSP after this. Any other state means the BSP has given up on us or
+    ; holds the slot for a re-INIT (HELD): then we must vanish without
+    ; touching anything, the slot, its progress and our stack included.
     mov eax, SLOT_STATE_KICKED
-    mov edx, SLOT_STATE_ARRIVED
-    lock cmpxchg [esi + SLOT_OFF_STATE], edx
-    je .slot_won
-    mov eax, SLOT_STATE_SIPIS_DONE
-    mov edx, SLOT_STATE_RELEASED
+    mov edx, SLOT_STATE_CLAIMED
     lock cmpxchg [esi + SLOT_OFF_STATE], edx
     jne park
-.slot_won:
     mov dword [esi + SLOT_OFF_PROGRESS], PROGRESS_PROTECTED_MODE
     ; Timestamps are raw TSC: the host clock cannot be called from here. The
     ; BSP converts them with a ratio it measures over the bring-up.
@@ -184,14 +195,15 @@ protected_mode_entry:
     mov [esi + SLOT_OFF_TSC_CLAIMED], eax
     mov [esi + SLOT_OFF_TSC_CLAIMED + 4], edx
 
-    ; --- Take the BSP's control state, in the order the CPU demands. ---
+    ; --- Take the control state the installer chose (a fixed CR0, the BSP's
+    ; allowlisted CR4 bits, its EFER and PAT), in the order the CPU demands. ---
 
-    ; CR4 first: PAE is required by long mode, and LA57 (5-level paging)
-    ; can only change while paging is off. PCIDE can only be set in IA-32e
-    ; mode and CET only once CR0.WP is set: both wait for long mode.
+    ; CR4 first: PAE (always in it) is required by long mode, and LA57
+    ; (5-level paging) can only change while paging is off. PCIDE can only
+    ; be set in IA-32e mode: it waits for long mode. Every other allowed
+    ; bit is legal here; the allowlist has nothing above bit 31.
     mov eax, [ebx + params + tramp_params.cr4]
-    and eax, ~(CR4_PCIDE | CR4_CET | (1 << CR4_LASS_BIT))
-    or eax, CR4_PAE
+    and eax, ~CR4_PCIDE
     mov cr4, eax
 
     ; The boot page tables: below 4 GiB, and they map this page 1:1.
@@ -212,19 +224,17 @@ protected_mode_entry:
     mov edx, [ebx + params + tramp_params.pat + 4]
     wrmsr
 
-    ; CR0 as on the BSP (PG, WP, NE, ...), caches forced on. Setting PG
+    ; The fixed CR0 (PG, WP, NE, ..., caches on, TS clear). Setting PG
     ; with EFER.LME activates IA-32e mode: we continue in compatibility
     ; mode, fetching through the page tables, from the identity mapping.
     mov dword [esi + SLOT_OFF_PROGRESS], PROGRESS_PAGING
     mov eax, [ebx + params + tramp_params.cr0]
-    and eax, ~(CR0_CD | CR0_NW)
-    or eax, CR0_PG | CR0_PE
     mov cr0, eax
     ; The page is read-only from here on: read it, never write it.
     jmp far [ebx + params + tramp_params.jump64_offset]
 
 ; An AP with no slot (or a lost one) stops here for good. Only INIT wakes
-; it usefully; an NMI finds the empty IDT and shuts the AP down.
+; it usefully; an NMI finds the empty IDT and triple-faults.
 park:
     cli
 .halt:
@@ -241,19 +251,19 @@ long_mode_entry:
     mov ebx, ebx
     mov edi, edi
 
-    ; The rest of the BSP's CR4 (PCIDE, CET, bits above 31). CR3's low 12
-    ; bits are zero here, as setting PCIDE requires. LASS stays off: it
-    ; would forbid the supervisor fetches from this low page; the
-    ; kernel's entry may set it once it runs in the upper half.
+    ; The kernel's page tables, before PCIDE: with PCIDE still clear this
+    ; load flushes every non-global translation, the boot tables' ones
+    ; included, whatever PCID the kernel runs on (a PCIDE 0 -> 1 change
+    ; would flush nothing). Its low 12 bits are zero if PCIDE follows, as
+    ; setting PCIDE requires. This page is identity-mapped in the kernel's
+    ; tables too, so execution continues below.
+    mov rax, [rbx + params + tramp_params.cr3_before_pcide]
+    mov cr3, rax
+    ; The full CR4 (PCIDE now), then CR3 once more with its PCID if it has one.
     mov rax, [rbx + params + tramp_params.cr4]
-    btr rax, CR4_LASS_BIT
     mov cr4, rax
-
-    ; The kernel's own page tables, if the boot ones were different (a
-    ; top-level table above 4 GiB, or CR3 flag/PCID bits). This page is
-    ; identity-mapped there too, so execution continues below.
     mov rax, [rbx + params + tramp_params.kernel_cr3]
-    cmp rax, [rbx + params + tramp_params.boot_cr3]
+    cmp rax, [rbx + params + tramp_params.cr3_before_pcide]
     je .on_kernel_tables
     mov cr3, rax
 .on_kernel_tables:
@@ -269,6 +279,18 @@ long_mode_entry:
     or rax, rdx
     mov [rsi + SLOT_OFF_TSC_LONG_MODE], rax
 
+    ; The library's permanent GDT, in the kernel image: the page may go
+    ; away once we have left it. Same layout, so CS = 0x08 stays valid;
+    ; the data selectors are loaded again from the new table. In 64-bit
+    ; mode that also sets the FS and GS bases to the descriptor's 0.
+    lgdt [rbx + params + tramp_params.perm_gdtr_limit]
+    mov eax, SEL_DATA
+    mov ds, eax
+    mov es, eax
+    mov ss, eax
+    mov fs, eax
+    mov gs, eax
+
     ; Our own stack (16-byte aligned), then C: rdi = slot, rbp = 0 ends
     ; any frame-pointer walk, and rflags = 0 (IF, DF, AC, TF clear; bit 1
     ; always reads 1), cleared last because XOR sets flags.
@@ -279,14 +301,12 @@ long_mode_entry:
     mov rdi, rsi
     push 0
     popfq
-    call rax                        ; its push keeps the SysV alignment
-
-    ; smpboot_ap_main does not return; if it ever does, stop.
-long_mode_park:
-    cli
-.halt:
-    hlt
-    jmp .halt
+    ; A zero return address where a call would push one, for the SysV
+    ; alignment at entry (rsp + 8 a multiple of 16) and for stack walkers:
+    ; a call would leave an address in the page, which is freed later.
+    ; smpboot_ap_main never returns.
+    push 0
+    jmp rax
 
 ; =========================================================================
 ; Data. The APs only read it (except params.entered, in real mode).
@@ -298,13 +318,13 @@ null_idtr:
     dw 0
     dd 0
 
-; The temporary GDT. The kernel's entry loads its own.
+; The temporary GDT, until the AP is on the kernel's page tables.
     align 8
 gdt:
     dq 0                                        ; the null descriptor
-    dq FLAT_DESCRIPTOR(ACCESS_CODE, FLAGS_32)   ; SEL_CODE32
-    dq FLAT_DESCRIPTOR(ACCESS_DATA, FLAGS_32)   ; SEL_DATA
-    dq FLAT_DESCRIPTOR(ACCESS_CODE, FLAGS_64)   ; SEL_CODE64
+    dq DESC_CODE64                              ; SEL_CODE64
+    dq DESC_DATA                                ; SEL_DATA
+    dq DESC_CODE32                              ; SEL_CODE32
 gdt_end:
 
 ; The parameter block. The installer fills every zero below; the values
@@ -312,7 +332,7 @@ gdt_end:
     align 16
 params:
     istruc tramp_params
-        at tramp_params.gdtr_limit,      dw gdt_end - gdt - 1
+        at tramp_params.page_gdtr_limit, dw gdt_end - gdt - 1
         at tramp_params.jump32_selector, dw SEL_CODE32
         at tramp_params.jump64_selector, dw SEL_CODE64
     iend
@@ -321,4 +341,5 @@ trampoline_end:
 ; The blob, parameters included, must fit in its page.
     times -((trampoline_end - trampoline_start) > TRAMP_PAGE_SIZE) db 0
 ; The selectors above must name the GDT's entries.
-    times -((gdt_end - gdt) != SEL_CODE64 + 8) db 0
+    times -((gdt_end - gdt) != 4 * 8) db 0
+    times -(SEL_CODE64 != 1 * 8 || SEL_DATA != 2 * 8 || SEL_CODE32 != 3 * 8) db 0

@@ -1,8 +1,8 @@
 ; libsmpboot: the trampoline's layout, as numbers the C side can check.
 ;
 ; Assembles the blob itself (so every label has its final offset), then a
-; table of (name, value) records after it. asm/gen_offsets_header.py turns
-; the table into src/trampoline/trampoline_asm_offsets.h, and
+; table of (name, value) records after it. asm/regenerate.py turns the
+; table into src/trampoline/trampoline_asm_offsets.h, and
 ; src/trampoline/tramp_params.h compares each value with its C twin.
 ;
 ; Record format, after the 16-byte marker: a name of OFFSET_NAME_BYTES
@@ -33,20 +33,28 @@ OFFSET_NAME_BYTES equ 40
     offset_record "OFF_GDT", gdt
     offset_record "GDT_SIZE", gdt_end - gdt
     offset_record "OFF_PARAMS", params
-    offset_record "SEL_CODE32", SEL_CODE32
     offset_record "SEL_CODE64", SEL_CODE64
+    offset_record "SEL_DATA", SEL_DATA
+    offset_record "SEL_CODE32", SEL_CODE32
+    ; The descriptors, for the permanent GDT the installer builds.
+    offset_record "DESC_CODE64", DESC_CODE64
+    offset_record "DESC_DATA", DESC_DATA
+    offset_record "DESC_CODE32", DESC_CODE32
 
     ; The parameter block, field by field.
     offset_record "PARAMS_SIZE", tramp_params_size
     offset_record "PARAM_ENTERED", tramp_params.entered
     offset_record "PARAM_X2APIC", tramp_params.x2apic
-    offset_record "PARAM_GDTR_LIMIT", tramp_params.gdtr_limit
-    offset_record "PARAM_GDTR_BASE", tramp_params.gdtr_base
+    offset_record "PARAM_PAGE_GDTR_LIMIT", tramp_params.page_gdtr_limit
+    offset_record "PARAM_PAGE_GDTR_BASE", tramp_params.page_gdtr_base
     offset_record "PARAM_JUMP32_OFFSET", tramp_params.jump32_offset
     offset_record "PARAM_JUMP32_SELECTOR", tramp_params.jump32_selector
     offset_record "PARAM_JUMP64_OFFSET", tramp_params.jump64_offset
     offset_record "PARAM_JUMP64_SELECTOR", tramp_params.jump64_selector
+    offset_record "PARAM_PERM_GDTR_LIMIT", tramp_params.perm_gdtr_limit
+    offset_record "PARAM_PERM_GDTR_BASE", tramp_params.perm_gdtr_base
     offset_record "PARAM_BOOT_CR3", tramp_params.boot_cr3
+    offset_record "PARAM_CR3_BEFORE_PCIDE", tramp_params.cr3_before_pcide
     offset_record "PARAM_KERNEL_CR3", tramp_params.kernel_cr3
     offset_record "PARAM_CR0", tramp_params.cr0
     offset_record "PARAM_CR4", tramp_params.cr4
@@ -66,9 +74,7 @@ OFFSET_NAME_BYTES equ 40
     offset_record "SLOT_OFF_TSC_CLAIMED", SLOT_OFF_TSC_CLAIMED
     offset_record "SLOT_OFF_TSC_LONG_MODE", SLOT_OFF_TSC_LONG_MODE
     offset_record "SLOT_STATE_KICKED", SLOT_STATE_KICKED
-    offset_record "SLOT_STATE_ARRIVED", SLOT_STATE_ARRIVED
-    offset_record "SLOT_STATE_RELEASED", SLOT_STATE_RELEASED
-    offset_record "SLOT_STATE_SIPIS_DONE", SLOT_STATE_SIPIS_DONE
+    offset_record "SLOT_STATE_CLAIMED", SLOT_STATE_CLAIMED
     offset_record "PROGRESS_PROTECTED_MODE", PROGRESS_PROTECTED_MODE
     offset_record "PROGRESS_PAGING", PROGRESS_PAGING
     offset_record "PROGRESS_LONG_MODE", PROGRESS_LONG_MODE

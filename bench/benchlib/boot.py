@@ -24,6 +24,8 @@ class BootResult:
     stopped_early: bool
     seconds: float
     stderr: str
+    finished_early: bool = False  # stopped because the log had all it wanted
+    vm_error: str = ''            # QEMU's accelerator gave up on the guest (it then hangs)
 
 
 def qemu_command(qemu, kernel, accel, machine, cpus, append):
@@ -33,17 +35,22 @@ def qemu_command(qemu, kernel, accel, machine, cpus, append):
             '-append', append]
 
 
-def boot(command, timeout_s, stop_on_failed_round=True) -> BootResult:
+def boot(command, timeout_s, stop_on_failed_round=True, log=None) -> BootResult:
     """Run QEMU until it exits, the watchdog fires, or a round fails.
 
     A failed round changes the set of CPUs the later rounds start (a timed-out
     AP is not brought back), so the rest of that boot would not measure the
     same thing: it is cut short and the caller boots again.
+
+    log: what reads the console (default: the minikernel's SerialLog). One
+    with a true `finished` attribute has seen all it needs: QEMU is stopped
+    there (Linux, after its bring-up, would go on to mount a root it lacks).
     """
-    log = SerialLog()
+    log = SerialLog() if log is None else log
     start = time.monotonic()
     deadline = start + timeout_s
-    timed_out = stopped_early = failed_round_seen = False
+    timed_out = stopped_early = failed_round_seen = finished_early = False
+    vm_error = ''
     with tempfile.TemporaryFile() as stderr_file:
         proc = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                                 stderr=stderr_file)
@@ -57,6 +64,9 @@ def boot(command, timeout_s, stop_on_failed_round=True) -> BootResult:
                     timed_out = True
                     break
                 if not selector.select(timeout=min(left, 1.0)):
+                    vm_error = accelerator_error(stderr_file)
+                    if vm_error:
+                        break  # QEMU stops the guest and waits: no need for the watchdog
                     continue
                 chunk = os.read(proc.stdout.fileno(), 65536)
                 if not chunk:
@@ -70,13 +80,16 @@ def boot(command, timeout_s, stop_on_failed_round=True) -> BootResult:
                         break
                     if started is not None and not started.ok and stop_on_failed_round:
                         failed_round_seen = True
-                if stopped_early:
+                    if getattr(log, 'finished', False):
+                        finished_early = True
+                        break
+                if stopped_early or finished_early:
                     break
             if pending:
                 log.feed(pending.decode(errors='replace'))
         finally:
             selector.close()
-            if timed_out or stopped_early:
+            if timed_out or stopped_early or finished_early or vm_error:
                 proc.kill()
             try:
                 status = proc.wait(timeout=10)
@@ -86,9 +99,26 @@ def boot(command, timeout_s, stop_on_failed_round=True) -> BootResult:
             proc.stdout.close()
         stderr_file.seek(0)
         stderr = stderr_file.read().decode(errors='replace')
-    exit_status = None if (timed_out or stopped_early) else status
+    exit_status = None if (timed_out or stopped_early or finished_early or vm_error) else status
     return BootResult(command, log, exit_status, timed_out, stopped_early,
-                      time.monotonic() - start, stderr)
+                      time.monotonic() - start, stderr, finished_early, vm_error)
+
+
+# What QEMU prints when KVM cannot go on with the guest (for instance an
+# instruction its emulator lacks); QEMU then pauses the guest for good.
+ACCELERATOR_ERRORS = (b'KVM internal error', b'KVM: entry failed')
+
+
+def accelerator_error(stderr_file) -> str:
+    """The first line of such a message in QEMU's stderr so far, or ''.
+    pread: QEMU shares this file's offset, which a seek would move."""
+    fd = stderr_file.fileno()
+    text = os.pread(fd, os.fstat(fd).st_size, 0)
+    for marker in ACCELERATOR_ERRORS:
+        at = text.find(marker)
+        if at >= 0:
+            return text[at:].split(b'\n', 1)[0].decode(errors='replace')
+    return ''
 
 
 def watchdog_seconds(accel: str, cpus: int, rounds: int) -> float:

@@ -5,19 +5,42 @@ from dataclasses import dataclass
 @dataclass(frozen=True)
 class Mode:
     name: str
-    append: str     # the minikernel's -append options
+    append: str     # the minikernel's -append options (Linux's, for a reference mode)
     summary: str    # the mode word its summary line must report
     about: str
+    kernel: str = 'minikernel'   # 'linux': a reference mode, booted by benchlib.linux_ref
 
 
 MODES = {
     m.name: m for m in (
-        Mode('serial-spec', 'mode=serial profile=default', 'serial',
-             'one AP at a time, INIT, 10 ms, SIPI, 200 us, second SIPI only if unanswered'),
-        Mode('parallel-spec', 'mode=parallel profile=default', 'parallel',
-             'all INITs, one 10 ms wait, SIPIs 200 us apart (the library default)'),
+        Mode('serial-spec', 'mode=serial profile=sdm', 'serial',
+             'one AP at a time, INIT, 10 ms, SIPI, 200 us, second SIPI only if unanswered '
+             '(smpboot_config_sdm())'),
+        Mode('parallel-spec', 'mode=parallel profile=sdm', 'parallel',
+             'all INITs, one 10 ms wait, SIPIs 200 us apart (smpboot_config_sdm())'),
         Mode('parallel-fast', 'mode=parallel profile=fast', 'parallel',
              'all INITs, no INIT wait, one SIPI, SDM retry after 50 ms of silence'),
+        Mode('parallel-default', 'mode=parallel profile=default', 'parallel',
+             'smpboot_config_default(): all INITs, INIT wait chosen from the BSP\'s CPUID '
+             '(0 on a hypervisor or a modern CPU, else 10 ms), two SIPIs, SDM retry'),
+    )
+}
+
+# The mode every other one is divided by in the ratio columns and the ratio plot:
+# what a kernel gets when it asks for nothing in particular.
+RATIO_BASE = 'parallel-default'
+
+# Linux as a reference (bench/run --linux): Debian's kernel, stopped after its
+# bring-up; one sample per boot. cpuhp.parallel is Linux's switch (6.5 and
+# later) between the serial and the parallel bring-up.
+REFERENCE_MODES = {
+    m.name: m for m in (
+        Mode('linux-serial', 'cpuhp.parallel=0', 'serial',
+             'Linux, one CPU at a time through the whole hotplug state machine',
+             kernel='linux'),
+        Mode('linux-parallel', 'cpuhp.parallel=1', 'parallel',
+             'Linux, every CPU kicked (INIT, SIPI, SIPI) first, then each onlined in turn',
+             kernel='linux'),
     )
 }
 
@@ -59,7 +82,12 @@ class Cell:
         return f'{self.accel} {self.mode.name} {self.cpus} CPUs'
 
 
+def mode_named(name: str) -> Mode:
+    return MODES[name] if name in MODES else REFERENCE_MODES[name]
+
+
 def cells(accels, mode_names, cpu_counts, rounds_for):
-    """One cell per (accelerator, CPU count, mode), in the order they run."""
-    return [Cell(accel, MODES[name], cpus, rounds_for(accel))
+    """One cell per (accelerator, CPU count, mode), in the order they run, so
+    that a reference and the library's modes at one CPU count run close in time."""
+    return [Cell(accel, mode_named(name), cpus, rounds_for(accel, mode_named(name)))
             for accel in accels for cpus in cpu_counts for name in mode_names]

@@ -1,13 +1,17 @@
 """Writing the results: a CSV row per cell, every round in a second CSV, and Markdown."""
 import csv
-from dataclasses import asdict
 from typing import List
 
+from .matrix import RATIO_BASE
 from .stats import STEPS
 
-CELL_COLUMNS = ['accel', 'mode', 'cpus', 'machine', 'rounds', 'failed_rounds',
+# kernel: minikernel, or linux for a reference mode. ratio_to_default: this
+# cell's median over the median of matrix.RATIO_BASE at the same accelerator
+# and CPU count (empty when either is missing).
+CELL_COLUMNS = ['accel', 'mode', 'kernel', 'cpus', 'machine', 'rounds', 'failed_rounds',
                 'unstamped_rounds', 'boots',
-                'first_us', 'median_us', 'min_us', 'max_us', 'iqr_us', 'q1_us', 'q3_us'] + \
+                'first_us', 'median_us', 'min_us', 'max_us', 'iqr_us', 'q1_us', 'q3_us',
+                'ratio_to_default'] + \
                [s[0] for s in STEPS] + \
                ['first_kicked_us', 'last_kicked_us', 'last_online_us', 'call_us', 'slowest_step', 'pages_held',
                 'pages_after_finish', 'load1']
@@ -24,16 +28,35 @@ def number(value):
     return str(value)
 
 
+def ratio_text(value):
+    return '' if value is None else f'{value:.3g}'
+
+
+def attach_ratios(results, base_mode):
+    """Set each result's ratio_to_default: its median over base_mode's median
+    at the same accelerator and CPU count, when both have one (a 1-CPU cell's
+    median is 0: no ratio)."""
+    base = {(r.cell.accel, r.cell.cpus): r.stats.median_us for r in results
+            if r.cell.mode.name == base_mode}
+    for r in results:
+        denominator = base.get((r.cell.accel, r.cell.cpus))
+        r.ratio_to_default = (r.stats.median_us / denominator
+                              if denominator and r.stats.median_us is not None else None)
+
+
 def cell_row(result) -> dict:
     stats = result.stats
-    row = {'accel': result.cell.accel, 'mode': result.cell.mode.name, 'cpus': result.cell.cpus,
+    row = {'accel': result.cell.accel, 'mode': result.cell.mode.name,
+           'kernel': result.cell.mode.kernel, 'cpus': result.cell.cpus,
            'machine': result.cell.machine, 'load1': result.load1}
     for key in ('rounds', 'failed_rounds', 'unstamped_rounds', 'boots', 'first_us', 'median_us', 'min_us', 'max_us',
                 'iqr_us', 'q1_us', 'q3_us', 'call_us', 'first_kicked_us', 'last_kicked_us', 'last_online_us', 'slowest_step',
                 'pages_held', 'pages_after_finish'):
         row[key] = getattr(stats, key)
     row.update(stats.steps)
-    return {k: number(v) if not isinstance(v, str) else v for k, v in row.items()}
+    row = {k: number(v) if not isinstance(v, str) else v for k, v in row.items()}
+    row['ratio_to_default'] = ratio_text(getattr(result, 'ratio_to_default', None))
+    return row
 
 
 def write_cells_csv(path, results):
@@ -51,9 +74,11 @@ def write_rounds_csv(path, results):
         for result in results:
             for boot_index, rounds in enumerate(result.boots_rounds, 1):
                 for round_index, r in enumerate(rounds, 1):
+                    # cold: left out of the statistics as a cold round
+                    cold = round_index <= getattr(result, 'cold_rounds', 1)
                     writer.writerow({'accel': result.cell.accel, 'mode': result.cell.mode.name,
                                      'cpus': result.cell.cpus, 'boot': boot_index,
-                                     'round': round_index, 'cold': int(round_index == 1),
+                                     'round': round_index, 'cold': int(cold),
                                      'ok': int(r.ok), 'unstamped': int(r.unstamped),
                                      'online': r.online, 'total': r.total,
                                      'bringup_us': r.bringup_us})
@@ -68,14 +93,15 @@ def us(value):
 
 
 STEP_HEADS = {'kick_to_tramp_us': 'kick→tramp', 'tramp_to_long_us': 'tramp→long',
-              'long_to_c_us': 'long→C', 'c_to_online_us': 'C→online'}
+              'long_to_c_us': 'long→C', 'c_to_online_us': 'C→online',
+              'online_to_ready_us': 'online→ready'}
 
 
 def markdown_table(results) -> List[str]:
     lines = ['| accel | CPUs | mode | rounds | first (ms) | median (ms) | min (ms) | max (ms) '
-             '| IQR (ms) | ' + ' | '.join(f'{h} (µs)' for h in STEP_HEADS.values()) +
+             '| IQR (ms) | ÷ default | ' + ' | '.join(f'{h} (µs)' for h in STEP_HEADS.values()) +
              ' | first kick (ms) | last kick (ms) | slowest step |',
-             '|' + ' --- |' * (9 + len(STEP_HEADS) + 3)]
+             '|' + ' --- |' * (10 + len(STEP_HEADS) + 3)]
     for r in results:
         s = r.stats
         notes = ([f'{s.failed_rounds} failed'] if s.failed_rounds else []) + \
@@ -84,13 +110,44 @@ def markdown_table(results) -> List[str]:
         steps = ' | '.join(us(s.steps.get(c)) for c in STEP_HEADS)
         lines.append(f'| {r.cell.accel} | {r.cell.cpus} | {r.cell.mode.name} | {rounds} | '
                      f'{ms(s.first_us)} | {ms(s.median_us)} | {ms(s.min_us)} | {ms(s.max_us)} | '
-                     f'{ms(s.iqr_us)} | {steps} | {ms(s.first_kicked_us)} | '
+                     f'{ms(s.iqr_us)} | {ratio_text(getattr(r, "ratio_to_default", None))} | '
+                     f'{steps} | {ms(s.first_kicked_us)} | '
                      f'{ms(s.last_kicked_us)} | '
                      f'{STEP_HEADS.get(s.slowest_step, "")} |')
     return lines
 
 
-def write_markdown(path, env, command, results, figures, borrowed, problems, plot_name):
+def ratio_tables(results, base_mode) -> List[str]:
+    """Per accelerator: CPU counts down, modes across, "median ms (×ratio)"."""
+    if not any(r.cell.mode.name == base_mode for r in results):
+        return []
+    out = []
+    for accel in [a for a in ('tcg', 'kvm') if any(r.cell.accel == a for r in results)]:
+        mine = [r for r in results if r.cell.accel == accel]
+        modes = []
+        for r in mine:
+            if r.cell.mode.name not in modes:
+                modes.append(r.cell.mode.name)
+        by_cell = {(r.cell.cpus, r.cell.mode.name): r for r in mine}
+        out += [f'{accel.upper()}, median ms (× the median of {base_mode}):', '',
+                '| CPUs | ' + ' | '.join(modes) + ' |', '|' + ' --- |' * (len(modes) + 1)]
+        for cpus in sorted({r.cell.cpus for r in mine}):
+            cells = []
+            for mode in modes:
+                r = by_cell.get((cpus, mode))
+                if r is None or r.stats.median_us is None:
+                    cells.append('')
+                    continue
+                ratio = getattr(r, 'ratio_to_default', None)
+                cells.append(ms(r.stats.median_us) +
+                             ('' if ratio is None else f' (×{ratio_text(ratio)})'))
+            out.append(f'| {cpus} | ' + ' | '.join(cells) + ' |')
+        out.append('')
+    return out[:-1] if out else out
+
+
+def write_markdown(path, env, command, results, figures, borrowed, problems, plot_name,
+                   linux_notes=()):
     loads = [r.load1 for r in results if r.load1 is not None]
     out = ['# libsmpboot bring-up benchmark', '',
            f'- command: `{command}`',
@@ -102,7 +159,9 @@ def write_markdown(path, env, command, results, figures, borrowed, problems, plo
            f'- QEMU: {env.qemu_version}; KVM: {env.kvm}',
            f'- libsmpboot: {env.git_revision}, buildtype {env.build_type}',
            '- guest: the minikernel, `-machine pc`, `-m 512M`, default CPU model',
-           '']
+           ]
+    out += [f'- reference: {note}' for note in linux_notes]
+    out += ['']
     out += ['## Bring-up time', '',
             '`bringup_us`: from the `smpboot_start()` call until the last AP went online. '
             'Statistics over the warm rounds (every round but the first of each boot); '
@@ -113,7 +172,16 @@ def write_markdown(path, env, command, results, figures, borrowed, problems, plo
             '"unstamped": rounds in which every AP went online but one had not yet written '
             'its online stamp when `smpboot_start()` returned, so `bringup_us` reads low; '
             'they are left out.', '']
+    if linux_notes:
+        out += ['For the `linux-*` modes each boot is one sample and all count: `bringup_us` '
+                'is the time between the printk stamps of Linux\'s "smp: Bringing up '
+                'secondary CPUs" and "smp: Brought up" lines, which spans its whole CPU '
+                'hotplug bring-up (per-CPU set-up, INIT-SIPI-SIPI, each AP\'s own '
+                'initialisation up to online), more work than the library\'s figure.', '']
     out += markdown_table(results)
+    ratios = ratio_tables(results, RATIO_BASE)
+    if ratios:
+        out += ['', '## Ratios to the library\'s default profile', ''] + ratios
     if plot_name:
         out += ['', f'![bring-up time against CPU count]({plot_name})']
     out += ['', '## Static figures', '']

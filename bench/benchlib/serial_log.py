@@ -3,7 +3,8 @@
 A boot with bench=R prints, for every round, in this order:
     minikernel: smpboot_start: <status>, <N> of <M> CPUs online, last AP after <T> us
     smpboot: round r=<R> online=<N> bringup_us=<T>
-    minikernel: timeline us: cpu <i> apic <a> kicked <t> trampoline <t> long_mode <t> c <t> online <t>
+    minikernel: timeline us: cpu <i> apic <a> kicked <t> trampoline <t> long_mode <t> c <t>
+        online <t> [ready <t>]      (one line; ready when the entry called smpboot_ap_ready())
     ...
     minikernel: smpboot_start call took <T> us
     minikernel: memory: libsmpboot held <P> pages during bring-up, <Q> after smpboot_finish ...
@@ -17,7 +18,8 @@ START = re.compile(r'^minikernel: smpboot_start: (?P<status>.+?), (?P<online>\d+
                    r'(?P<total>\d+) CPUs online, last AP after (?P<us>\d+) us$')
 TIMELINE = re.compile(r'^minikernel: timeline us: cpu (?P<cpu>\d+) apic (?P<apic>\d+) '
                       r'kicked (?P<kicked>\d+) trampoline (?P<trampoline>\d+) '
-                      r'long_mode (?P<long_mode>\d+) c (?P<c>\d+) online (?P<online>\d+)$')
+                      r'long_mode (?P<long_mode>\d+) c (?P<c>\d+) online (?P<online>\d+)'
+                      r'(?: ready (?P<ready>\d+))?$')
 # The per-round contract line (docs/minikernel.md), right after the START line.
 ROUND = re.compile(r'^smpboot: round r=(?P<r>\d+) online=(?P<online>\d+) '
                    r'bringup_us=(?P<us>\d+)$')
@@ -41,6 +43,7 @@ class Timeline:
     long_mode: int
     c: int
     online: int
+    ready: Optional[int] = None   # printed when the kernel's entry called smpboot_ap_ready()
 
     def complete(self) -> bool:
         """Every step stamped, in order (an AP that timed out has zeros)."""
@@ -114,7 +117,8 @@ class SerialLog:
             return None
         m = TIMELINE.match(line)
         if m:
-            current.timelines.append(Timeline(**{k: int(v) for k, v in m.groupdict().items()}))
+            current.timelines.append(Timeline(**{k: int(v) for k, v in m.groupdict().items()
+                                                 if v is not None}))
             return None
         m = MEMORY.match(line)
         if m:

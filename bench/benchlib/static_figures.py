@@ -1,5 +1,6 @@
 """Sizes that do not need a boot: the trampoline blob and libsmpboot.a;
 and, from the boots, the memory the library borrows."""
+import json
 import os
 import re
 import subprocess
@@ -27,9 +28,21 @@ def run(command) -> Optional[str]:
         return None
 
 
+def source_dir(build_dir: str) -> Optional[str]:
+    try:
+        with open(os.path.join(build_dir, 'meson-info', 'meson-info.json')) as f:
+            return json.load(f)['directories']['source']
+    except (OSError, ValueError, KeyError):
+        return None
+
+
 def measure(build_dir: str) -> StaticFigures:
     figures = StaticFigures()
-    header = os.path.join(build_dir, 'src', 'trampoline', 'trampoline_asm_offsets.h')
+    # Generated into the build once; now committed in the source tree (src/trampoline/).
+    relative = os.path.join('src', 'trampoline', 'trampoline_asm_offsets.h')
+    header = os.path.join(build_dir, relative)
+    if not os.path.isfile(header) and source_dir(build_dir):
+        header = os.path.join(source_dir(build_dir), relative)
     try:
         with open(header) as f:
             m = re.search(r'#define SMPBOOT_TRAMP_ASM_BLOB_SIZE (0x[0-9a-fA-F]+|\d+)u?', f.read())

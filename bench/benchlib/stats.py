@@ -11,8 +11,12 @@ STEPS = (
      'first INIT sent -> slot won in 32-bit code (INIT wait, SIPI, real mode)'),
     ('tramp_to_long_us', 'trampoline', 'long_mode', 'paging and long mode on'),
     ('long_to_c_us', 'long_mode', 'c', 'kernel CR3, own stack, into the C code'),
-    ('c_to_online_us', 'c', 'online', 'waiting for the BSP to release it'),
+    ('c_to_online_us', 'c', 'online',
+     'the library\'s C code: NMI-only IDT, the trampoline page\'s TLB entry, stamps, ONLINE'),
+    ('online_to_ready_us', 'online', 'ready',
+     'the kernel\'s entry until smpboot_ap_ready() (after bringup_us; only when it is called)'),
 )
+BRINGUP_STEPS = ('kick_to_tramp_us', 'tramp_to_long_us', 'long_to_c_us', 'c_to_online_us')
 
 
 @dataclass
@@ -70,7 +74,8 @@ def cell_stats(boots_rounds: List[List[Round]], cold_rounds: int = 1) -> CellSta
 
     lines = [t for r in warm for t in r.timelines if t.complete()]
     for column, begin, end, _ in STEPS:
-        out.steps[column] = median_or_none([getattr(t, end) - getattr(t, begin) for t in lines])
+        out.steps[column] = median_or_none([getattr(t, end) - getattr(t, begin) for t in lines
+                                            if getattr(t, end) is not None])
     out.call_us = median_or_none([r.call_us for r in warm if r.call_us is not None])
     out.first_kicked_us = median_or_none([min(t.kicked for t in r.timelines)
                                           for r in warm if r.timelines])
@@ -78,7 +83,8 @@ def cell_stats(boots_rounds: List[List[Round]], cold_rounds: int = 1) -> CellSta
                                          for r in warm if r.timelines])
     out.last_online_us = median_or_none([max(t.online for t in r.timelines)
                                          for r in warm if r.timelines])
-    known = {c: v for c, v in out.steps.items() if v is not None}
+    # Only the steps inside bringup_us: online→ready comes after it.
+    known = {c: v for c, v in out.steps.items() if v is not None and c in BRINGUP_STEPS}
     if known:
         out.slowest_step = max(known, key=known.get)
     held = [r.pages_held for r in warm if r.pages_held is not None]

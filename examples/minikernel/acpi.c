@@ -4,6 +4,8 @@
 #include <stddef.h>
 
 #include "console.h"
+#include "format.h"
+#include "multiboot.h"
 #include "mem.h"
 #include "paging.h"
 
@@ -26,6 +28,8 @@ struct rsdp {
 #define BIOS_AREA_END 0x100000ull
 /* No real table comes near this; a larger length means a corrupt header. */
 #define TABLE_LENGTH_MAX (16u << 20)
+/* ACPI ranges are tens or hundreds of KiB; a bigger one is not worth a byte-wise scan. */
+#define ACPI_RANGE_SCAN_MAX (64ull << 20)
 
 static const struct acpi_header *root_table;
 static uint32_t root_entry_size; /* 8: XSDT, 4: RSDT */
@@ -39,22 +43,43 @@ static bool checksum_ok(const void *bytes, size_t length)
     return sum == 0;
 }
 
-static const struct rsdp *scan_for_rsdp(uint64_t start, uint64_t end)
+/* `available`: bytes readable from the candidate on. */
+static bool rsdp_valid(const struct rsdp *candidate, uint64_t available)
 {
-    /* The RSDP sits on a 16-byte boundary. */
-    for (uint64_t phys = start; phys + sizeof(struct rsdp) <= end; phys += 16) {
+    if (available < RSDP_V1_LENGTH || memcmp(candidate->signature, "RSD PTR ", 8) != 0 ||
+        !checksum_ok(candidate, RSDP_V1_LENGTH))
+        return false;
+    if (candidate->revision < 2)
+        return true;
+    return candidate->length >= sizeof(struct rsdp) && candidate->length <= available &&
+           checksum_ok(candidate, candidate->length);
+}
+
+/* step: 16 in the BIOS areas (the specification's alignment), 4 elsewhere. */
+static const struct rsdp *scan_for_rsdp(uint64_t start, uint64_t end, uint64_t step)
+{
+    for (uint64_t phys = start; phys + RSDP_V1_LENGTH <= end; phys += step) {
         const struct rsdp *candidate = phys_to_virt(phys);
-        if (memcmp(candidate->signature, "RSD PTR ", 8) != 0)
-            continue;
-        if (!checksum_ok(candidate, RSDP_V1_LENGTH))
-            continue;
-        if (candidate->revision >= 2 &&
-            (candidate->length < sizeof(struct rsdp) || candidate->length > end - phys ||
-             !checksum_ok(candidate, candidate->length)))
-            continue;
-        return candidate;
+        if (rsdp_valid(candidate, end - phys))
+            return candidate;
     }
     return NULL;
+}
+
+uint64_t acpi_find_mp_pointer(void)
+{
+    uint16_t segment;
+    memcpy(&segment, phys_to_virt(BDA_EBDA_SEGMENT), sizeof(segment));
+    uint64_t ebda = (uint64_t)segment << 4;
+    uint64_t areas[2][2] = { { ebda, ebda + EBDA_SEARCH_BYTES }, { BIOS_AREA_START, BIOS_AREA_END } };
+    for (int a = 0; a < 2; a++) {
+        if (a == 0 && (ebda < 0x80000 || ebda >= 0xA0000))
+            continue;
+        for (uint64_t phys = areas[a][0]; phys + 16 <= areas[a][1]; phys += 16)
+            if (memcmp(phys_to_virt(phys), "_MP_", 4) == 0 && checksum_ok(phys_to_virt(phys), 16))
+                return phys;
+    }
+    return 0;
 }
 
 static const struct rsdp *find_rsdp(void)
@@ -64,11 +89,33 @@ static const struct rsdp *find_rsdp(void)
     memcpy(&segment, phys_to_virt(BDA_EBDA_SEGMENT), sizeof(segment));
     uint64_t ebda = (uint64_t)segment << 4;
     if (ebda >= 0x80000 && ebda < 0xA0000) {
-        const struct rsdp *found = scan_for_rsdp(ebda, ebda + EBDA_SEARCH_BYTES);
+        const struct rsdp *found = scan_for_rsdp(ebda, ebda + EBDA_SEARCH_BYTES, 16);
         if (found)
             return found;
     }
-    return scan_for_rsdp(BIOS_AREA_START, BIOS_AREA_END);
+    return scan_for_rsdp(BIOS_AREA_START, BIOS_AREA_END, 16);
+}
+
+/*
+ * UEFI firmware keeps the RSDP in ACPI memory anywhere (OVMF: ACPI
+ * reclaimable, the 2.0 one only 4-byte aligned), where no BIOS-area scan
+ * looks. A Multiboot 1 loader does not pass it, so look there, in 4-byte
+ * steps, in the ACPI ranges of the memory map.
+ */
+static const struct rsdp *scan_acpi_ranges(const struct bootinfo *info)
+{
+    for (uint32_t i = 0; i < info->range_count; i++) {
+        const struct memory_range *range = &info->ranges[i];
+        if (range->type != MULTIBOOT_MEMORY_ACPI_RECLAIMABLE &&
+            range->type != MULTIBOOT_MEMORY_NVS)
+            continue;
+        if (range->length > ACPI_RANGE_SCAN_MAX || !paging_direct_map(range->base, range->length))
+            continue;
+        const struct rsdp *found = scan_for_rsdp(range->base, range->base + range->length, 4);
+        if (found)
+            return found;
+    }
+    return NULL;
 }
 
 /* Map a table (header first, to learn its length), check it, return it or NULL. */
@@ -109,11 +156,23 @@ uint64_t acpi_read64(const struct acpi_header *table, uint32_t offset)
     return value;
 }
 
-bool acpi_init(void)
+bool acpi_init(const struct bootinfo *info)
 {
-    const struct rsdp *rsdp = find_rsdp();
+    const struct rsdp *rsdp = NULL;
+    const char *where = "";
+    if (info->rsdp_length && rsdp_valid((const struct rsdp *)info->rsdp, info->rsdp_length)) {
+        rsdp = (const struct rsdp *)info->rsdp;
+        where = "the loader's copy";
+    } else if (info->rsdp_length) {
+        kprintf("minikernel: warning: the loader's RSDP copy is invalid; searching memory\n");
+    }
+    if (!rsdp && (rsdp = find_rsdp()))
+        where = "the BIOS area";
+    if (!rsdp && (rsdp = scan_acpi_ranges(info)))
+        where = "ACPI memory";
     if (!rsdp) {
-        kprintf("minikernel: acpi: no RSDP found\n");
+        kprintf("minikernel: acpi: no RSDP found (not from the loader, not in the BIOS area, "
+                "not in ACPI memory)\n");
         return false;
     }
     const char *kind = "XSDT";
@@ -131,8 +190,11 @@ bool acpi_init(void)
         root_table = NULL;
         return false;
     }
-    kprintf("minikernel: acpi: RSDP revision %u at 0x%llx, %s with %u tables, OEM '%.6s'\n",
-            rsdp->revision, (unsigned long long)((uintptr_t)rsdp - DIRECT_MAP_BASE), kind,
+    char at[32] = "";
+    if (rsdp != (const struct rsdp *)info->rsdp)
+        format(at, sizeof(at), " at 0x%llx", (unsigned long long)((uintptr_t)rsdp - DIRECT_MAP_BASE));
+    kprintf("minikernel: acpi: RSDP revision %u%s (%s), %s with %u tables, OEM '%.6s'\n",
+            rsdp->revision, at, where, kind,
             (unsigned)((root_table->length - sizeof(struct acpi_header)) / root_entry_size),
             rsdp->oem_id);
     return true;

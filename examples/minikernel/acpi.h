@@ -1,6 +1,7 @@
 /*
- * Finding ACPI tables: the RSDP (searched in the EBDA and in 0xE0000-0xFFFFF,
- * as Multiboot 1 does not pass it), then the XSDT or RSDT, then tables by
+ * Finding ACPI tables: the RSDP (Multiboot 2's copy; else searched in the
+ * EBDA and in 0xE0000-0xFFFFF, then in the memory map's ACPI ranges, as
+ * Multiboot 1 does not pass it), then the XSDT or RSDT, then tables by
  * signature. Every table returned is mapped whole and its checksum checked.
  */
 #ifndef MK_ACPI_H
@@ -8,6 +9,8 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+
+#include "bootinfo.h"
 
 struct acpi_header {
     char signature[4];
@@ -21,8 +24,18 @@ struct acpi_header {
     uint32_t creator_revision;
 } __attribute__((packed));
 
-/* Find the RSDP and the root table. false: no (valid) ACPI. */
-bool acpi_init(void);
+/*
+ * Find the RSDP (the loader's copy, else the BIOS areas, else the ACPI
+ * ranges of the memory map) and the root table. false: no (valid) ACPI.
+ */
+bool acpi_init(const struct bootinfo *info);
+
+/*
+ * Physical address of an Intel MP floating pointer structure ("_MP_") in
+ * the EBDA or the BIOS area, or 0. The kernel does not read MP tables; it
+ * only names one when there is no MADT, so the reason is plain.
+ */
+uint64_t acpi_find_mp_pointer(void);
 
 /* The first table with this signature ("APIC", "FACP", "HPET"...), or NULL. */
 const struct acpi_header *acpi_find_table(const char signature[4]);

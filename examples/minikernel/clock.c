@@ -14,6 +14,7 @@
 /* A stuck reference counter must not hang the boot: give up after ~2^34 TSC cycles. */
 #define CALIBRATION_TSC_BOUND (1ull << 34)
 #define SCALE_SHIFT 32
+#define CPUID_1_ECX_HYPERVISOR (1u << 31)
 
 __extension__ typedef unsigned __int128 u128;
 
@@ -117,6 +118,54 @@ static bool try_reference(bool (*probe)(struct refclock *), const char *what)
     return true;
 }
 
+static void use_stated_hz(uint64_t hz, const char *source)
+{
+    tsc_hz = hz;
+    ns_per_tsc_scaled = (1000000000ull << SCALE_SHIFT) / tsc_hz;
+    tsc_origin = rdtsc();
+    kprintf("minikernel: clock: TSC %llu.%03llu MHz as stated by %s\n",
+            (unsigned long long)(tsc_hz / 1000000), (unsigned long long)(tsc_hz / 1000 % 1000),
+            source);
+}
+
+/*
+ * The TSC's rate as the CPU or the hypervisor states it, for machines with
+ * no counter to calibrate against (hardware-reduced ACPI has no PM timer and
+ * need not have an HPET). Leaf 0x15 is exact when it names the crystal; a
+ * hypervisor's leaf 0x40000010 is what it programmed; leaf 0x16 is only the
+ * nominal base frequency, which the TSC merely approximates, so it comes last.
+ */
+static bool try_stated(void)
+{
+    uint32_t max_leaf = cpuid(0, 0).eax;
+    if (max_leaf >= 0x15u) {
+        struct cpuid_regs r = cpuid(0x15u, 0);
+        if (r.eax && r.ebx && r.ecx) {
+            use_stated_hz((uint64_t)r.ecx * r.ebx / r.eax, "CPUID 0x15 (crystal times ratio)");
+            return true;
+        }
+    }
+    if (cpuid(1, 0).ecx & CPUID_1_ECX_HYPERVISOR) {
+        uint32_t max_hypervisor_leaf = cpuid(0x40000000u, 0).eax;
+        if (max_hypervisor_leaf >= 0x40000010u && max_hypervisor_leaf < 0x50000000u) {
+            uint32_t khz = cpuid(0x40000010u, 0).eax;
+            if (khz) {
+                use_stated_hz((uint64_t)khz * 1000, "the hypervisor (CPUID 0x40000010)");
+                return true;
+            }
+        }
+    }
+    if (max_leaf >= 0x16u) {
+        uint32_t mhz = cpuid(0x16u, 0).eax & 0xFFFFu;
+        if (mhz) {
+            use_stated_hz((uint64_t)mhz * 1000000, "CPUID 0x16 (base frequency)");
+            return true;
+        }
+    }
+    kprintf("minikernel: clock: neither the CPU nor a hypervisor states the TSC's rate\n");
+    return false;
+}
+
 void clock_init(enum clock_choice choice)
 {
     bool ok;
@@ -124,10 +173,15 @@ void clock_init(enum clock_choice choice)
         ok = try_reference(hpet_probe, "HPET");
     else if (choice == CLOCK_CHOICE_PMTIMER)
         ok = try_reference(pmtimer_probe, "ACPI PM timer");
+    else if (choice == CLOCK_CHOICE_CPUID)
+        ok = try_stated();
+    else if (choice == CLOCK_CHOICE_PIT)
+        ok = try_reference(pit_probe, "PIT");
     else
-        ok = try_reference(pmtimer_probe, "ACPI PM timer") || try_reference(hpet_probe, "HPET");
+        ok = try_reference(pmtimer_probe, "ACPI PM timer") || try_reference(hpet_probe, "HPET") ||
+             try_stated() || try_reference(pit_probe, "PIT");
     if (!ok)
-        panic("no reference counter to calibrate the TSC against");
+        panic("no reference counter to calibrate the TSC against, and no stated TSC rate");
 
     struct cpuid_regs max_extended = cpuid(0x80000000u, 0);
     bool invariant = max_extended.eax >= 0x80000007u && (cpuid(0x80000007u, 0).edx & (1u << 8));

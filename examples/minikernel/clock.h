@@ -1,6 +1,7 @@
 /*
  * The kernel's clock: the TSC, calibrated once at boot against the ACPI PM
- * timer or the HPET, scaled to nanoseconds. Readable from any CPU without a
+ * timer or the HPET, else taken at the rate CPUID states, else calibrated
+ * against the PIT; scaled to nanoseconds. Readable from any CPU without a
  * lock, which is what libsmpboot's now_ns needs; the TSCs of all CPUs must
  * agree (true under QEMU, and on hardware with an invariant, synchronised TSC).
  */

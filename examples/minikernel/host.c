@@ -16,6 +16,7 @@
 #define WATCHED_MAX 256
 /* An allocation whose limit is at most this is the trampoline page's. */
 #define LOW_MEMORY_LIMIT 0x100000ull
+#define SLOT_TABLE_LIMIT 0x100000000ull
 /* What every frame handed out holds while poisoning is on: "POISON!!". */
 #define POISON_PATTERN 0x21214E4F53494F50ull
 
@@ -39,6 +40,7 @@ static uint64_t pages_mapped;
 static uint32_t contract_errors;
 
 static bool poisoning;
+static bool poisoning_freed;
 struct watched {
     uint64_t phys;
     uint64_t pages;
@@ -48,6 +50,14 @@ static uint32_t watched_count;
 static struct host_watch_report watch_report;
 
 static uint64_t low_page;
+/*
+ * The slot table's frames, for a post-mortem runner that reads guest memory
+ * after a triple fault: struct smpboot is opaque, so the kernel notes the
+ * first below-4 GiB allocation of each smpboot_start() (the library creates
+ * the slot table before the trampoline and its bootstrap tables).
+ */
+static bool slot_table_armed;
+static volatile uint64_t slot_table_phys;
 
 static uint64_t skip_map_start, skip_map_end;
 static uint64_t skip_map_pages;
@@ -116,6 +126,10 @@ static enum smpboot_status host_alloc_frames(void *ctx, size_t pages, uint64_t l
     pages_held += pages;
     if (limit <= LOW_MEMORY_LIMIT)
         low_page = *phys;
+    else if (slot_table_armed && limit == SLOT_TABLE_LIMIT) {
+        slot_table_phys = *phys;
+        slot_table_armed = false;
+    }
     if (poisoning)
         poison(*phys, pages);
     return SMPBOOT_OK;
@@ -133,7 +147,11 @@ static void host_free_frames(void *ctx, uint64_t phys, size_t pages)
         }
         allocations[i] = allocations[--allocation_count];
         pages_held -= pages;
+        if (phys == slot_table_phys)
+            slot_table_phys = 0;
         check_watched(phys, pages);
+        if (poisoning_freed)
+            poison(phys, pages);
         if (!frames_free(phys, pages))
             contract_error("freed frames that were free already", phys, pages);
         return;
@@ -273,6 +291,11 @@ void host_poison_frames(bool on)
     poisoning = on;
 }
 
+void host_poison_freed_frames(bool on)
+{
+    poisoning_freed = on;
+}
+
 bool host_watch_untouched(uint64_t phys, uint64_t pages)
 {
     if (!poisoning || watched_count == WATCHED_MAX)
@@ -287,6 +310,16 @@ struct host_watch_report host_watch_results(void)
     struct host_watch_report report = watch_report;
     report.still_held = watched_count;
     return report;
+}
+
+void host_note_slot_table(void)
+{
+    slot_table_armed = true;
+}
+
+uint64_t host_slot_table_holder(void)
+{
+    return (uint64_t)(uintptr_t)&slot_table_phys - KERNEL_VMA_BASE;
 }
 
 uint64_t host_low_page(void)

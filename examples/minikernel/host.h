@@ -50,8 +50,24 @@ struct host_watch_report {
 };
 struct host_watch_report host_watch_results(void);
 
+/*
+ * entry_delay_ms=: every frame libsmpboot frees is filled with the same
+ * pattern before it goes back to the allocator, so a CPU still reading a
+ * freed frame (the trampoline page's GDT) reads garbage instead of the old
+ * contents.
+ */
+void host_poison_freed_frames(bool on);
+
 /* The last frame libsmpboot asked for below 1 MiB: its trampoline page (0 if none). */
 uint64_t host_low_page(void);
+
+/*
+ * Note the slot table's address during the next smpboot_start(), and where
+ * the kernel keeps it: the physical address of a u64 that holds the table's
+ * physical address while it exists, 0 otherwise (postmortem=1).
+ */
+void host_note_slot_table(void);
+uint64_t host_slot_table_holder(void);
 
 /*
  * fault=stack_unmapped: map() calls for `pages` pages starting inside

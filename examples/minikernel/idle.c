@@ -1,4 +1,4 @@
-/* Idling with HLT and the APIC timer. See idle.h. */
+/* Idling with HLT and a one-shot APIC timer. See idle.h. */
 #include "idle.h"
 
 #include "clock.h"
@@ -6,15 +6,15 @@
 #include "lapic.h"
 #include "percpu.h"
 
-void idle_begin(void)
+void idle_begin(uint32_t nap_us)
 {
-    percpu_self()->wake_timer_running = lapic_timer_start_periodic(IDLE_TICK_US);
+    percpu_self()->nap_timer_count = lapic_timer_count_for(nap_us);
 }
 
 void idle_end(void)
 {
     lapic_timer_stop();
-    percpu_self()->wake_timer_running = false;
+    percpu_self()->nap_timer_count = 0;
 }
 
 static uint64_t waiter_now_ns(void *ctx)
@@ -27,10 +27,14 @@ static uint64_t waiter_now_ns(void *ctx)
 static void waiter_relax(void *ctx)
 {
     (void)ctx;
-    if (percpu_self()->wake_timer_running)
+    uint32_t count = percpu_self()->nap_timer_count;
+    if (count) {
+        /* Re-armed every nap: an IPI that ended the last one left it running. */
+        lapic_timer_start_oneshot(count);
         cpu_idle_until_interrupt();
-    else
+    } else {
         cpu_pause();
+    }
 }
 
 struct smpboot_waiter idle_waiter(void)

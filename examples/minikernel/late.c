@@ -70,13 +70,13 @@ static uint32_t entries_in(const uint32_t *entry_runs, uint32_t slots)
     return total;
 }
 
-/* Halt (the wake-up tick ends each nap) until `aps` trampoline entries or the bound. */
+/* Halt (1 ms naps) until `aps` trampoline entries or the bound. */
 static uint64_t wait_for_entries(struct smpboot *sb, uint32_t aps)
 {
     struct smpboot_waiter waiter = idle_waiter();
     uint64_t start = clock_now_ns();
     uint64_t reached = 0;
-    idle_begin();
+    idle_begin(IDLE_BSP_NAP_US);
     for (;;) {
         uint64_t now = clock_now_ns();
         if (!reached && smpboot_trampoline_entries(sb) >= aps)

@@ -13,10 +13,12 @@
 #include "lapic.h"
 #include "layout.h"
 #include "multiboot.h"
+#include "naive.h"
 #include "options.h"
 #include "paging.h"
 #include "percpu.h"
 #include "pic.h"
+#include "power.h"
 #include "serial.h"
 #include "smp.h"
 #include "topology.h"
@@ -24,7 +26,7 @@
 #define FOUR_GIB 0x100000000ull
 #define XAPIC_MAX_ID 254u /* 255 is the xAPIC broadcast ID */
 
-void kmain(uint32_t multiboot_info_phys);
+void kmain(uint32_t loader_magic, uint32_t info_phys);
 
 extern char __image_start[], __image_end[];
 
@@ -80,7 +82,45 @@ static void print_memory(const struct bootinfo *info)
             (unsigned long long)frames_memory_top(), (unsigned long long)frames_free_count());
 }
 
-void kmain(uint32_t multiboot_info_phys)
+/*
+ * No MADT: the kernel cannot tell how many CPUs there are, so "every CPU
+ * online" would be a guess. Say so and fail, with expected=0 (the firmware
+ * vouched for no CPU), rather than report the BSP alone as a success.
+ */
+static _Noreturn void refuse_without_cpu_table(const struct options *options)
+{
+    uint64_t mp = acpi_find_mp_pointer();
+    if (mp)
+        kprintf("minikernel: madt: an Intel MP table is at 0x%llx, but this kernel reads only "
+                "the ACPI MADT\n",
+                (unsigned long long)mp);
+    kprintf("minikernel: error: no CPU table (ACPI MADT): the number of CPUs is unknown, "
+            "so the bring-up cannot be judged\n");
+    console_print_last("smpboot: summary online=1 expected=0 failed=0 mode=%s bringup_us=0\n",
+                       options->mode == SMPBOOT_MODE_SERIAL ? "serial" : "parallel");
+    power_off(false);
+}
+
+/*
+ * paging=5 on a CPU without LA57: the kernel ran on 4 levels to get this
+ * far, but the run asked for 5, so it must not pass. Nothing is started.
+ */
+static _Noreturn void refuse_without_la57(const struct options *options,
+                                          const struct topology *t)
+{
+    uint32_t expected = topology_expected(t);
+    kprintf("minikernel: error: paging=5: this CPU has no LA57 (CPUID.07H:ECX[16] is clear), "
+            "so 5-level paging is unavailable; no AP started\n");
+    console_print_last("smpboot: summary online=1 expected=%u failed=%u mode=%s bringup_us=0\n",
+                       expected, expected > 0 ? expected - 1 : 0,
+                       options->mode == SMPBOOT_MODE_SERIAL ||
+                               options->reference == REFERENCE_NAIVE_SERIAL
+                           ? "serial"
+                           : "parallel");
+    power_off(false);
+}
+
+void kmain(uint32_t loader_magic, uint32_t info_phys)
 {
     serial_init();
     kprintf("\nminikernel: libsmpboot %d.%d example kernel\n", SMPBOOT_VERSION_MAJOR,
@@ -91,22 +131,35 @@ void kmain(uint32_t multiboot_info_phys)
     percpu_setup(0, 0, (uintptr_t)(bsp_double_fault_stack + sizeof(bsp_double_fault_stack)));
     pic_disable();
 
-    bootinfo_read(multiboot_info_phys, &bootinfo);
+    bootinfo_read(loader_magic, info_phys, &bootinfo);
     kprintf("minikernel: command line: '%s'\n", bootinfo.cmdline);
+    kprintf("minikernel: loader: %s\n", bootinfo.loader);
     struct options options;
     options_parse(bootinfo.cmdline, &options);
+
+    /* Before paging_init(): LA57 can only be switched on with paging off (boot.S). */
+    bool la57_missing = options.paging_levels == 5 && !paging_enable_five_levels();
 
     frames_init(&bootinfo, (uintptr_t)__image_start - KERNEL_VMA_BASE,
                 (uintptr_t)__image_end - KERNEL_VMA_BASE);
     paging_init(&bootinfo);
     print_memory(&bootinfo);
-    kprintf("minikernel: paging: kernel page tables at 0x%llx, NX %s\n",
-            (unsigned long long)paging_root(), paging_nx_enabled() ? "on" : "unavailable");
+    kprintf("minikernel: paging: kernel page tables at 0x%llx, NX %s, %d levels\n",
+            (unsigned long long)paging_root(), paging_nx_enabled() ? "on" : "unavailable",
+            paging_levels());
 
-    if (!acpi_init())
+    const char *no_apic_reason;
+    if (!lapic_present(&no_apic_reason))
+        panic("no local APIC: %s; this kernel needs one to start the other CPUs",
+              no_apic_reason);
+
+    if (!acpi_init(&bootinfo))
         kprintf("minikernel: warning: no ACPI; the clock and the CPU list will be missing\n");
     clock_init(options.clock);
-    topology_read(&topology);
+    if (!topology_read(&topology))
+        refuse_without_cpu_table(&options);
+    if (la57_missing)
+        refuse_without_la57(&options, &topology);
 
     enum smpboot_apic_mode apic_mode = choose_apic_mode(options.apic, &topology);
     struct smpboot_apic_ops apic;
@@ -124,5 +177,7 @@ void kmain(uint32_t multiboot_info_phys)
         }
     }
 
+    if (options.reference == REFERENCE_NAIVE_SERIAL)
+        naive_serial_run(&options, &topology, apic_mode);
     smp_run(&options, &topology, apic_mode, &apic);
 }

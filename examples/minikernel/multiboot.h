@@ -1,6 +1,7 @@
 /*
  * The parts of the Multiboot 1 information structure the kernel reads, as
- * the loader lays them out in memory (Multiboot Specification 0.6.96, 3.3).
+ * the loader lays them out in memory (Multiboot Specification 0.6.96, 3.3),
+ * and of the Multiboot 2 one (Multiboot2 Specification 2.0, 3.6).
  */
 #ifndef MK_MULTIBOOT_H
 #define MK_MULTIBOOT_H
@@ -41,5 +42,30 @@ struct multiboot_mmap_entry {
 #define MULTIBOOT_MEMORY_ACPI_RECLAIMABLE 3
 #define MULTIBOOT_MEMORY_NVS 4
 #define MULTIBOOT_MEMORY_BAD 5
+
+#define MULTIBOOT1_LOADER_MAGIC 0x2BADB002u
+#define MULTIBOOT2_LOADER_MAGIC 0x36D76289u
+
+/*
+ * Multiboot 2: a u32 total size and a reserved u32, then tags, each 8-byte
+ * aligned, until one of type 0.
+ */
+struct multiboot2_tag {
+    uint32_t type;
+    uint32_t size; /* of this tag, header included, before padding */
+};
+
+#define MULTIBOOT2_TAG_END 0
+#define MULTIBOOT2_TAG_CMDLINE 1  /* a NUL-terminated string follows */
+#define MULTIBOOT2_TAG_MMAP 6     /* u32 entry_size, u32 entry_version, entries */
+#define MULTIBOOT2_TAG_ACPI_OLD 14 /* a copy of the ACPI 1.0 RSDP follows */
+#define MULTIBOOT2_TAG_ACPI_NEW 15 /* a copy of the ACPI 2.0+ RSDP follows */
+
+struct multiboot2_mmap_entry {
+    uint64_t base;
+    uint64_t length;
+    uint32_t type; /* the E820 types, as above */
+    uint32_t reserved;
+};
 
 #endif /* MK_MULTIBOOT_H */

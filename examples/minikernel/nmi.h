@@ -1,8 +1,10 @@
 /*
  * NMIs. Once a CPU runs on the kernel's IDT an NMI is harmless here: the
- * handler counts it per CPU and returns. A CPU still in libsmpboot's
- * trampoline has an empty IDT instead, so an NMI there shuts it down (on
- * QEMU: resets or stops the machine); fault=nmi_during_bringup stages that.
+ * handler counts it per CPU and returns. From smpboot_ap_main() to the
+ * kernel's IDT, libsmpboot's NMI-only IDT survives one (uncounted). Earlier
+ * in the trampoline the IDT is empty, so an NMI there shuts the AP down (on
+ * QEMU: resets or stops the machine); fault=nmi_during_bringup aims NMIs at
+ * that whole window.
  */
 #ifndef MK_NMI_H
 #define MK_NMI_H

@@ -6,6 +6,7 @@
 #include "console.h"
 
 #define ROUNDS_MAX 100
+#define ENTRY_DELAY_MAX_MS 10000
 
 /* A word of the command line: [start, start + length). */
 struct word {
@@ -134,6 +135,8 @@ static bool apply(struct options *out, struct word key, struct word value)
     if (word_equals(key, "profile")) {
         if (word_equals(value, "default"))
             out->profile = PROFILE_DEFAULT;
+        else if (word_equals(value, "sdm"))
+            out->profile = PROFILE_SDM;
         else if (word_equals(value, "fast"))
             out->profile = PROFILE_FAST;
         else
@@ -167,6 +170,10 @@ static bool apply(struct options *out, struct word key, struct word value)
             out->clock = CLOCK_CHOICE_PMTIMER;
         else if (word_equals(value, "hpet"))
             out->clock = CLOCK_CHOICE_HPET;
+        else if (word_equals(value, "cpuid"))
+            out->clock = CLOCK_CHOICE_CPUID;
+        else if (word_equals(value, "pit"))
+            out->clock = CLOCK_CHOICE_PIT;
         else
             return false;
         return true;
@@ -193,6 +200,33 @@ static bool apply(struct options *out, struct word key, struct word value)
         return parse_bool(value, &out->check_security);
     if (word_equals(key, "postmortem"))
         return parse_bool(value, &out->postmortem);
+    if (word_equals(key, "next_after_ready"))
+        return parse_bool(value, &out->next_after_ready);
+    if (word_equals(key, "entry_delay_ms")) {
+        uint64_t ms;
+        if (!parse_unsigned(value, &ms) || ms < 1 || ms > ENTRY_DELAY_MAX_MS)
+            return false;
+        out->entry_delay_ms = (uint32_t)ms;
+        return true;
+    }
+    if (word_equals(key, "paging")) {
+        if (word_equals(value, "4"))
+            out->paging_levels = 4;
+        else if (word_equals(value, "5"))
+            out->paging_levels = 5;
+        else
+            return false;
+        return true;
+    }
+    if (word_equals(key, "reference")) {
+        if (word_equals(value, "none"))
+            out->reference = REFERENCE_NONE;
+        else if (word_equals(value, "naive-serial"))
+            out->reference = REFERENCE_NAIVE_SERIAL;
+        else
+            return false;
+        return true;
+    }
 
     kprintf("minikernel: warning: unknown option '%.*s' ignored\n", (int)key.length, key.start);
     return true;
@@ -220,6 +254,10 @@ void options_parse(const char *cmdline, struct options *out)
         .late_aps = false,
         .check_security = false,
         .postmortem = false,
+        .next_after_ready = false,
+        .entry_delay_ms = 0,
+        .paging_levels = 4,
+        .reference = REFERENCE_NONE,
     };
 
     const char *p = cmdline;

@@ -19,10 +19,16 @@
 #define LARGE_PAGE_SIZE 0x200000ull
 #define LOW_MEMORY_END 0x100000ull
 
-/* Levels: 4 = PML4, 3 = PDPT, 2 = PD (2 MiB leaves), 1 = PT (4 KiB leaves). */
+/* Levels: 5 = PML5 (paging=5 only), 4 = PML4, 3 = PDPT, 2 = PD (2 MiB leaves), 1 = PT (4 KiB leaves). */
 #define LEVEL_PT 1
 #define LEVEL_PD 2
-#define LEVEL_TOP 4
+#define LEVEL_PML4 4
+#define LEVEL_PML5 5
+
+#define CPUID_7_ECX_LA57 (1u << 16)
+
+/* boot.S: leave long mode on the early tables and come back with CR4.LA57 set. */
+void boot_switch_to_la57(void);
 
 extern char __text_start[], __text_end[], __rodata_start[], __rodata_end[];
 extern char __data_start[], __image_end[];
@@ -37,6 +43,8 @@ static uint64_t table_min = FRAME_SIZE;
 static uint64_t table_limit = EARLY_MAP_LIMIT;
 static bool nx_enabled;
 static uint64_t mmio_next = MMIO_WINDOW_BASE;
+/* The level of the table in CR3: 4, or 5 once paging_enable_five_levels() switched. */
+static int top_level = LEVEL_PML4;
 
 static unsigned index_at(uint64_t virt, int level)
 {
@@ -48,9 +56,16 @@ static uint64_t *table_at(uint64_t phys)
     return phys_to_virt(phys);
 }
 
+/* A virtual address sign-extended from its top bit: bit 47 with 4 levels, bit 56 with 5. */
+static uint64_t canonical(uint64_t virt)
+{
+    int unused_bits = top_level == LEVEL_PML5 ? 7 : 16;
+    return (uint64_t)((int64_t)(virt << unused_bits) >> unused_bits);
+}
+
 static bool is_canonical(uint64_t virt)
 {
-    return (uint64_t)((int64_t)(virt << 16) >> 16) == virt;
+    return canonical(virt) == virt;
 }
 
 static uint64_t leaf_bits(uint32_t access)
@@ -84,7 +99,7 @@ static enum smpboot_status entry_for(uint64_t root, uint64_t virt, int level, bo
 {
     uint64_t *table = table_at(root);
 
-    for (int l = LEVEL_TOP; l > level; l--) {
+    for (int l = top_level; l > level; l--) {
         uint64_t *entry = &table[index_at(virt, l)];
         if (!(*entry & PTE_PRESENT)) {
             uint64_t phys;
@@ -107,7 +122,7 @@ static bool is_mapped(uint64_t root, uint64_t virt)
 {
     uint64_t *table = table_at(root);
 
-    for (int l = LEVEL_TOP; l >= LEVEL_PT; l--) {
+    for (int l = top_level; l >= LEVEL_PT; l--) {
         uint64_t entry = table[index_at(virt, l)];
         if (!(entry & PTE_PRESENT))
             return false;
@@ -284,12 +299,31 @@ void paging_move_tables(uint64_t min_phys)
     table_min = min_phys;
 
     uint64_t new_root;
-    if (!alloc_table(&new_root) || !clone_level(root_phys, new_root, LEVEL_TOP))
+    if (!alloc_table(&new_root) || !clone_level(root_phys, new_root, top_level))
         panic("no memory at or above 0x%llx for the page tables", (unsigned long long)min_phys);
     uint64_t old_root = root_phys;
     write_cr3(new_root);
     root_phys = new_root;
-    free_level(old_root, LEVEL_TOP);
+    free_level(old_root, top_level);
+}
+
+bool paging_la57_supported(void)
+{
+    return cpuid(0, 0).eax >= 7 && (cpuid(7, 0).ecx & CPUID_7_ECX_LA57);
+}
+
+bool paging_enable_five_levels(void)
+{
+    if (root_phys != 0 || !paging_la57_supported())
+        return false;
+    boot_switch_to_la57();
+    top_level = LEVEL_PML5;
+    return true;
+}
+
+int paging_levels(void)
+{
+    return top_level;
 }
 
 uint64_t paging_root(void)
@@ -317,12 +351,6 @@ void paging_unmap(uint64_t virt, size_t pages)
     if (virt % FRAME_SIZE != 0 || !is_canonical(virt))
         return;
     unmap_pages(root_phys, virt, pages);
-}
-
-/* A virtual address from table indices: sign-extended from bit 47. */
-static uint64_t canonical(uint64_t virt)
-{
-    return (uint64_t)((int64_t)(virt << 16) >> 16);
 }
 
 /* Rights of a leaf: writable only if every level allows it, executable only if none forbids it. */
@@ -358,7 +386,7 @@ static void walk_level(uint64_t table, int level, uint64_t base, uint64_t and_bi
 
 void paging_for_each_leaf(paging_leaf_fn fn, void *ctx)
 {
-    walk_level(root_phys, LEVEL_TOP, 0, ~0ull, 0, fn, ctx);
+    walk_level(root_phys, top_level, 0, ~0ull, 0, fn, ctx);
 }
 
 bool paging_lookup(uint64_t virt, uint64_t *phys, uint32_t *access)
@@ -366,7 +394,7 @@ bool paging_lookup(uint64_t virt, uint64_t *phys, uint32_t *access)
     const uint64_t *table = table_at(root_phys);
     uint64_t and_bits = ~0ull, or_bits = 0;
 
-    for (int l = LEVEL_TOP; l >= LEVEL_PT; l--) {
+    for (int l = top_level; l >= LEVEL_PT; l--) {
         uint64_t entry = table[index_at(virt, l)];
         if (!(entry & PTE_PRESENT))
             return false;

@@ -1,6 +1,6 @@
 /*
- * The kernel's page tables (4-level, 4 KiB and 2 MiB pages; layout.h shows
- * the address space).
+ * The kernel's page tables (4-level, or 5-level with paging=5; 4 KiB and
+ * 2 MiB pages; layout.h shows the address space, the same with 5 levels).
  *
  * paging_init() builds them from scratch, replacing boot.S's early tables:
  * the image with per-section permissions, a direct map of all RAM, nothing
@@ -25,6 +25,19 @@
 #define PAGING_UNCACHED 0x4u
 
 void paging_init(const struct bootinfo *info);
+
+/* CPUID.07H:ECX.LA57: the CPU can translate with 5 levels. */
+bool paging_la57_supported(void);
+
+/*
+ * paging=5: switch the early tables to 5 levels (CR4.LA57), so that
+ * paging_init() and everything after build and walk 5-level tables. Only
+ * before paging_init(). false (and nothing changed) when the CPU lacks LA57.
+ */
+bool paging_enable_five_levels(void);
+
+/* 4 or 5. */
+int paging_levels(void);
 
 /*
  * Rebuild the whole hierarchy in frames at or above `min_phys` and switch

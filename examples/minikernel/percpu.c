@@ -16,7 +16,7 @@ struct percpu *percpu_setup(uint32_t index, uint32_t apic_id, uintptr_t df_stack
     self->self = self;
     self->index = index;
     self->apic_id = apic_id;
-    self->wake_timer_running = false;
+    self->nap_timer_count = 0;
 
     descriptors_load_gdt(&self->descriptors, df_stack_top);
     /* After the GDT: loading a segment register may change the GS base. */

@@ -18,8 +18,8 @@ struct percpu {
     struct percpu *self; /* must stay first: percpu_self() reads %gs:0 */
     uint32_t index;
     uint32_t apic_id;
-    /* The APIC timer is ticking, so HLT is sure to end (idle.c). */
-    bool wake_timer_running;
+    /* Nonzero: waits halt, each nap bounded by a one-shot timer of this count (idle.c). */
+    uint32_t nap_timer_count;
     struct cpu_descriptors descriptors;
 };
 

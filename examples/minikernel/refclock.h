@@ -1,7 +1,8 @@
 /*
  * A fixed-frequency hardware counter to calibrate the TSC against: the ACPI
- * PM timer or the HPET. Not the PIT: its count is unreliable under QEMU's
- * TCG on a busy host.
+ * PM timer or the HPET, and the PIT only when neither exists (hardware-
+ * reduced ACPI, no ACPI at all): its count is the least reliable under
+ * QEMU's TCG on a busy host.
  */
 #ifndef MK_REFCLOCK_H
 #define MK_REFCLOCK_H
@@ -22,5 +23,8 @@ bool pmtimer_probe(struct refclock *out);
 
 /* The HPET main counter named by the ACPI HPET table; enables it if needed. */
 bool hpet_probe(struct refclock *out);
+
+/* The 8254 PIT, channel 0 (1.193182 MHz, 16 bits). */
+bool pit_probe(struct refclock *out);
 
 #endif /* MK_REFCLOCK_H */

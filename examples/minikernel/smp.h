@@ -3,20 +3,24 @@
  *
  * BSP (smp_run)                          each AP (ap_entry)
  *   smpboot_init, add the MADT's CPUs
- *   smpboot_start   ---- timed ---->       load GDT/TSS/IDT, enable APIC
- *                                          wait at `announce`
- *   open `announce`                        print "smpboot: cpu I apic A online"
- *   wait at `checkin` (barrier)            wait at `checkin` (barrier)
- *   smpboot_finish (trampoline gone)
- *   open `proceed`                         wait at `proceed`, then park
+ *   smpboot_start   ---- timed ---->       load GDT/TSS/IDT, smpboot_ap_ready,
+ *                                          enable APIC, wait at `announce`
+ *   smpboot_wait_ready, smpboot_finish
+ *   open `announce`, wake the APs          record that it passed `announce`
+ *   wait at `checkin` (barrier)            arrive at `checkin` (no wait)
+ *   print "smpboot: cpu I apic A online"
+ *     for each AP that passed `announce`
+ *   open `proceed`, wake the APs           wait at `proceed`, then park
  *   print the summary, power off
  *
  * With rounds=N the BSP then takes every AP offline (smpboot_offline) and
  * starts them again, N times in all; the summary describes the last round.
  *
- * The APs print only after smpboot_start() returned, so nothing is printed
- * inside the timed region; the barrier proves each AP runs on its own
- * descriptor tables before smpboot_finish() takes the trampoline away.
+ * The APs print nothing (but errors): the BSP prints every line, in order,
+ * from what they recorded, so nothing is printed inside the timed region and
+ * hundreds of CPUs never queue on the console. smpboot_wait_ready() returns once every AP runs
+ * on its own tables (config.ready_timeout_ns); the barrier only tells the
+ * summary that every AP went through every step.
  */
 #ifndef MK_SMP_H
 #define MK_SMP_H
@@ -42,10 +46,21 @@ struct smp_shared {
     uint32_t round;          /* the current one, 1-based; read by APs after `announce` */
     bool stacks_in_window;   /* config.stack_window set: libsmpboot maps the stacks */
     uint32_t aps_finished;   /* APs that went through every step; atomic */
+    /* The round in which each CPU passed `announce`: the BSP prints its line from this. */
+    uint32_t announced_round[MAX_CPUS];
     /* Entries into ap_entry this round, by CPU index: "no stray CPU" is 1 per online AP. */
     uint32_t entry_runs[MAX_CPUS];
     /* check_security=1: each AP's control registers, read first thing in its entry. */
+    bool check_security;
     struct control_state ap_control[MAX_CPUS];
+    /*
+     * entry_delay_ms=: how long each AP's entry waits on libsmpboot's tables,
+     * the flag the BSP sets once smpboot_finish() has freed (and poisoned)
+     * the trampoline page, and the APs that then took their self-NMI.
+     */
+    uint64_t entry_delay_ns;
+    bool trampoline_gone;
+    uint32_t delayed_entries_survived;
 };
 
 _Noreturn void smp_run(const struct options *options, const struct topology *topology,

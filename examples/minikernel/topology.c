@@ -39,7 +39,7 @@ bool topology_read(struct topology *out)
 
     const struct acpi_header *madt = acpi_find_table("APIC");
     if (!madt) {
-        kprintf("minikernel: madt: none found; only the BSP will run\n");
+        kprintf("minikernel: madt: none found\n");
         return false;
     }
     enum smpboot_status status = smpboot_madt_parse(madt, madt->length, &out->info, out->cpus,

@@ -16,7 +16,9 @@ extern "C" {
 /*
  * xAPIC through MMIO. mmio is the kernel's virtual address of the local
  * APIC's 4 KiB register page (physical 0xFEE00000 unless relocated; map it
- * uncached). Works in any build: it only dereferences mmio.
+ * uncached). Its write_icr disables interrupts around the ICR_HIGH/ICR_LOW
+ * pair and restores them after (ring 0; the host tests' build substitutes
+ * the masking).
  */
 void smpboot_apic_use_xapic(struct smpboot_apic_ops *ops, volatile void *mmio);
 

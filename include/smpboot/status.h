@@ -46,12 +46,34 @@ enum smpboot_status {
     SMPBOOT_ERR_MALFORMED_TABLE = 15,
     /* An ACPI table's checksum does not add up to zero. */
     SMPBOOT_ERR_BAD_CHECKSUM = 16,
-    /* The looked-up object does not exist. */
+    /* Reserved: no call returns it today (kept so that no value is reused). */
     SMPBOOT_ERR_NOT_FOUND = 17,
     /* The machine or configuration asks for something not supported. */
     SMPBOOT_ERR_UNSUPPORTED = 18,
     /* A host callback failed without a more specific code. */
     SMPBOOT_ERR_HOST = 19,
+    /*
+     * host.now_ns returned the same value for SMPBOOT_CLOCK_STALL_POLLS reads
+     * in a row (a clock that needs interrupts, read with them off): a wait
+     * was cut short instead of spinning for ever.
+     */
+    SMPBOOT_ERR_CLOCK_STUCK = 20,
+    /*
+     * smpboot_start() refuses to restart: smpboot_finish() could not reset
+     * some AP (see struct smpboot_cpu.not_reset), so the memory it may still
+     * use is kept for good and the session cannot bring CPUs up again.
+     */
+    SMPBOOT_ERR_CPU_NOT_RESET = 21,
+    /*
+     * smpboot_init(): the kernel was compiled against headers of another
+     * version, or with other struct sizes, than the archive it links.
+     */
+    SMPBOOT_ERR_ABI_MISMATCH = 22,
+    /*
+     * smpboot_start(): the BSP has no usable local APIC (CPUID.01H:EDX.APIC
+     * clear, or IA32_APIC_BASE.EN clear), so no INIT or SIPI can be sent.
+     */
+    SMPBOOT_ERR_NO_APIC = 23,
 };
 
 /* A constant, NUL-terminated, human-readable name; never NULL. */

@@ -6,7 +6,7 @@
  */
 #include "smpboot/barrier.h"
 
-#include "barrier/waiter.h"
+#include "waiter.h"
 
 enum smpboot_status smpboot_barrier_init(struct smpboot_barrier *barrier, uint32_t participants,
                                          uint32_t *arrival_storage,
@@ -74,7 +74,7 @@ enum smpboot_status smpboot_barrier_wait(struct smpboot_barrier *barrier, uint32
             return SMPBOOT_OK;
         if (smpboot_wait_clock_expired(waiter, &clock))
             return SMPBOOT_ERR_TIMEOUT;
-        smpboot_wait_relax(waiter);
+        smpboot_arch_relax(waiter->relax, waiter->ctx);
     }
 }
 

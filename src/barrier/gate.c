@@ -1,7 +1,7 @@
 /* One-shot gate: a single flag that only ever goes from closed to open. */
 #include "smpboot/barrier.h"
 
-#include "barrier/waiter.h"
+#include "waiter.h"
 
 enum smpboot_status smpboot_gate_init(struct smpboot_gate *gate,
                                       const struct smpboot_waiter *waiter)
@@ -43,6 +43,6 @@ enum smpboot_status smpboot_gate_wait(struct smpboot_gate *gate, uint64_t timeou
             return SMPBOOT_OK;
         if (smpboot_wait_clock_expired(waiter, &clock))
             return SMPBOOT_ERR_TIMEOUT;
-        smpboot_wait_relax(waiter);
+        smpboot_arch_relax(waiter->relax, waiter->ctx);
     }
 }

@@ -8,7 +8,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "arch/arch.h"
+#include "../arch/arch.h"
 #include "smpboot/barrier.h"
 
 /* When a wait started; the clock is not read at all for SMPBOOT_WAIT_FOREVER. */
@@ -37,14 +37,6 @@ static inline bool smpboot_wait_clock_expired(const struct smpboot_waiter *waite
     if (clock->timeout_ns == SMPBOOT_WAIT_FOREVER)
         return false;
     return waiter->now_ns(waiter->ctx) - clock->start_ns >= clock->timeout_ns;
-}
-
-static inline void smpboot_wait_relax(const struct smpboot_waiter *waiter)
-{
-    if (waiter->relax)
-        waiter->relax(waiter->ctx);
-    else
-        smpboot_arch_pause();
 }
 
 #endif /* SMPBOOT_BARRIER_WAITER_H */

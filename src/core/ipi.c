@@ -2,12 +2,13 @@
  * Sending one IPI: always to one named destination (never a shorthand), with
  * every wait on the ICR bounded and every send error read back from ESR.
  */
-#include "core/session.h"
+#include "session.h"
+#include "../arch/arch.h"
 
 /* ESR bits that blame our send: checksum, accept, illegal vector, illegal register. */
 #define ESR_SEND_ERRORS 0xA5u
 
-bool smpboot_apic_id_reachable(const struct smpboot *sb, uint32_t apic_id)
+bool smpboot_apic_id_reachable(const struct smpboot_session *sb, uint32_t apic_id)
 {
     if (sb->config.apic_mode == SMPBOOT_APIC_X2APIC)
         return apic_id != 0xFFFFFFFFu;
@@ -15,23 +16,51 @@ bool smpboot_apic_id_reachable(const struct smpboot *sb, uint32_t apic_id)
     return apic_id < 0xFFu;
 }
 
-static bool icr_idle(const struct smpboot *sb)
+static enum smpboot_status icr_idle(const struct smpboot_session *sb)
 {
     /* x2APIC has no delivery-status bit: a WRMSR to the ICR is the send. */
     if (sb->config.apic_mode == SMPBOOT_APIC_X2APIC)
-        return true;
-    uint64_t deadline = sb->host.now_ns(sb->host.ctx) + sb->config.icr_timeout_ns;
+        return SMPBOOT_OK;
+    struct smpboot_watch watch = {0, 0};
+    uint64_t now;
+    if (!smpboot_watch_read(sb, &watch, &now))
+        return SMPBOOT_ERR_CLOCK_STUCK;
+    uint64_t deadline = smpboot_deadline(now, sb->config.icr_timeout_ns);
     for (;;) {
         uint32_t low = sb->host.apic.read(sb->host.apic.ctx, SMPBOOT_APIC_REG_ICR_LOW);
         if (!(low & SMPBOOT_ICR_DELIVERY_PENDING))
-            return true;
-        if (sb->host.now_ns(sb->host.ctx) >= deadline)
-            return false;
+            return SMPBOOT_OK;
+        if (!smpboot_watch_read(sb, &watch, &now))
+            return SMPBOOT_ERR_CLOCK_STUCK;
+        if (now >= deadline)
+            return SMPBOOT_ERR_IPI_BUSY;
         smpboot_relax(sb);
     }
 }
 
-enum smpboot_status smpboot_ipi_send(const struct smpboot *sb, uint32_t apic_id, uint32_t icr_low,
+/*
+ * ESR clear and ICR write with interrupts off: an interrupt handler's own
+ * IPI between ICR_HIGH and ICR_LOW would send ours to its destination.
+ */
+static void write_icr(const struct smpboot_session *sb, uint32_t apic_id, uint32_t icr_low)
+{
+    const struct smpboot_apic_ops *apic = &sb->host.apic;
+    uint64_t saved = smpboot_arch_irq_save();
+    apic->write(apic->ctx, SMPBOOT_APIC_REG_ESR, 0);
+    if (sb->config.apic_mode == SMPBOOT_APIC_X2APIC) {
+        /* WRMSR is not serializing: the target must see the slot and page first. */
+        smpboot_arch_store_fence();
+        apic->write_icr(apic->ctx, ((uint64_t)apic_id << 32) | icr_low);
+    } else if (apic->write_icr) {
+        apic->write_icr(apic->ctx, ((uint64_t)apic_id << 32) | icr_low);
+    } else {
+        apic->write(apic->ctx, SMPBOOT_APIC_REG_ICR_HIGH, apic_id << 24);
+        apic->write(apic->ctx, SMPBOOT_APIC_REG_ICR_LOW, icr_low);
+    }
+    smpboot_arch_irq_restore(saved);
+}
+
+enum smpboot_status smpboot_ipi_send(const struct smpboot_session *sb, uint32_t apic_id, uint32_t icr_low,
                                      uint32_t *esr)
 {
     const struct smpboot_apic_ops *apic = &sb->host.apic;
@@ -39,21 +68,20 @@ enum smpboot_status smpboot_ipi_send(const struct smpboot *sb, uint32_t apic_id,
         *esr = 0;
     if (!smpboot_apic_id_reachable(sb, apic_id))
         return SMPBOOT_ERR_UNREACHABLE;
-    if (!icr_idle(sb))
-        return SMPBOOT_ERR_IPI_BUSY;
+    enum smpboot_status status = icr_idle(sb);
+    if (status != SMPBOOT_OK)
+        return status;
+    write_icr(sb, apic_id, icr_low);
+    status = icr_idle(sb);
+    if (status != SMPBOOT_OK)
+        return status;
 
-    apic->write(apic->ctx, SMPBOOT_APIC_REG_ESR, 0);
-    uint64_t icr = ((uint64_t)apic_id << 32) | icr_low;
-    if (apic->write_icr) {
-        apic->write_icr(apic->ctx, icr);
-    } else {
-        apic->write(apic->ctx, SMPBOOT_APIC_REG_ICR_HIGH, apic_id << 24);
-        apic->write(apic->ctx, SMPBOOT_APIC_REG_ICR_LOW, icr_low);
-    }
-    if (!icr_idle(sb))
-        return SMPBOOT_ERR_IPI_BUSY;
-
-    /* ESR latches on write: write, then read. */
+    /*
+     * ESR latches on write: write, then read. In x2APIC mode the send has no
+     * completion to wait for, but the only send errors left there (illegal
+     * vector, SDM vol. 3 11.5.3; the accept errors are P6/Pentium only) are
+     * raised by the ICR write itself, so this read sees them.
+     */
     apic->write(apic->ctx, SMPBOOT_APIC_REG_ESR, 0);
     uint32_t errors = apic->read(apic->ctx, SMPBOOT_APIC_REG_ESR) & ESR_SEND_ERRORS;
     if (errors) {

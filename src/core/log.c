@@ -1,8 +1,7 @@
 /* A bounded formatter, so diagnostics need no libc and never overrun. */
 #include <stdarg.h>
 
-#include "core/session.h"
-#include "arch/arch.h"
+#include "session.h"
 
 #define LOG_LINE_MAX 160
 
@@ -40,7 +39,7 @@ static void put_number(struct line *line, uint64_t value, unsigned base)
         put_char(line, digits[--count]);
 }
 
-void smpboot_logf(const struct smpboot *sb, enum smpboot_log_level level, const char *fmt, ...)
+void smpboot_logf(const struct smpboot_session *sb, enum smpboot_log_level level, const char *fmt, ...)
 {
     if (!sb->host.log)
         return;
@@ -75,12 +74,4 @@ void smpboot_logf(const struct smpboot *sb, enum smpboot_log_level level, const 
     va_end(args);
     line.text[line.length] = '\0';
     sb->host.log(sb->host.ctx, level, line.text);
-}
-
-void smpboot_relax(const struct smpboot *sb)
-{
-    if (sb->host.relax)
-        sb->host.relax(sb->host.ctx);
-    else
-        smpboot_arch_pause();
 }

@@ -13,6 +13,7 @@ const char *smpboot_cpu_result_str(enum smpboot_cpu_result result)
     case SMPBOOT_CPU_SKIPPED: return "skipped";
     case SMPBOOT_CPU_REJECTED: return "rejected";
     case SMPBOOT_CPU_OFFLINE: return "offline";
+    case SMPBOOT_CPU_NOT_READY: return "online, not ready";
     }
     return "unknown result";
 }
@@ -29,6 +30,7 @@ const char *smpboot_progress_str(enum smpboot_progress progress)
     case SMPBOOT_PROGRESS_STACK: return "switching to its stack";
     case SMPBOOT_PROGRESS_C: return "entering C";
     case SMPBOOT_PROGRESS_ONLINE: return "going online";
+    case SMPBOOT_PROGRESS_READY: return "saying it was ready";
     }
     return "an unknown step";
 }

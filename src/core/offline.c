@@ -1,27 +1,37 @@
 /*
  * Taking an online AP back to wait-for-SIPI. INIT is the only way to get a
- * CPU out of the kernel's hands for certain; after it the stack is free.
+ * CPU out of the kernel's hands for certain; once it has landed (the settle
+ * rule of init_ipi.c) the stacks are free.
  */
-#include "core/session.h"
+#include "session.h"
 
-enum smpboot_status smpboot_offline(struct smpboot *sb, uint32_t index)
+enum smpboot_status smpboot_offline(struct smpboot *handle, uint32_t index)
 {
+    struct smpboot_session *sb = smpboot_session_of(handle);
     if (!sb)
         return SMPBOOT_ERR_INVALID_ARGUMENT;
-    if (sb->phase != SMPBOOT_PHASE_FINISHED)
+    if (smpboot_phase(sb) != SMPBOOT_PHASE_FINISHED)
         return SMPBOOT_ERR_BAD_STATE;
     if (smpboot_self_apic_id(sb) != sb->bsp_apic_id)
         return SMPBOOT_ERR_NOT_BSP;
     if (index == 0 || index >= sb->cpu_count)
         return SMPBOOT_ERR_INVALID_ARGUMENT;
     struct smpboot_cpu *cpu = &sb->cpus[index];
-    if (__atomic_load_n(&cpu->result, __ATOMIC_ACQUIRE) != SMPBOOT_CPU_ONLINE)
+    if (!smpboot_cpu_runs_kernel(cpu))
         return SMPBOOT_ERR_INVALID_ARGUMENT;
 
-    enum smpboot_status status =
-        smpboot_ipi_send(sb, cpu->apic_id, SMPBOOT_ICR_INIT | SMPBOOT_ICR_LEVEL_ASSERT, NULL);
+    uint64_t sent;
+    enum smpboot_status status = smpboot_init_send(sb, cpu->apic_id, NULL, &sent);
     if (status != SMPBOOT_OK) {
         smpboot_logf(sb, SMPBOOT_LOG_ERROR, "APIC %u: INIT failed (%s); it stays online",
+                     cpu->apic_id, smpboot_status_str(status));
+        return status;
+    }
+    /* An NMI it takes before the INIT lands still runs on its stacks. */
+    status = smpboot_init_settle(sb, sent);
+    if (status != SMPBOOT_OK) {
+        cpu->not_reset = true;
+        smpboot_logf(sb, SMPBOOT_LOG_ERROR, "APIC %u: INIT sent but not timed (%s); its stacks are kept",
                      cpu->apic_id, smpboot_status_str(status));
         return status;
     }

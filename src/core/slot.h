@@ -4,24 +4,23 @@
  * in long mode) and the AP-side C code. It lives in frames below 4 GiB.
  *
  * The state word is the only thing the BSP and an AP race on, and they race
- * on it only through compare-and-swap:
+ * on it only through compare-and-swap (protocol v2, docs/protocol.md):
  *
- *   BSP  IDLE -> KICKED              before the first INIT
- *   BSP  KICKED -> HELD -> KICKED    around a re-INIT (sdm_retry): an AP
- *                                    arriving meanwhile loses and is reset
- *   BSP  KICKED -> SIPIS_DONE        right after its last SIPI of an attempt
- *   AP   KICKED -> ARRIVED           trampoline, before touching its stack;
- *   AP   SIPIS_DONE -> RELEASED      either one, or it parks, touching nothing
- *   BSP  ARRIVED -> RELEASED         once no SIPI will be sent to it any more
- *   BSP  SIPIS_DONE -> HELD -> KICKED   a re-INIT, as above
- *   AP   RELEASED -> ONLINE          C code, just before the kernel's entry
- *   BSP  KICKED/SIPIS_DONE -> TIMED_OUT
- *                                    gives up; a late AP then loses
- *   BSP  ARRIVED/RELEASED -> TIMED_OUT
- *                                    gives up on one that answered but did not
- *                                    go online in time; it then parks
+ *   BSP  IDLE -> KICKED        release store, before the first INIT
+ *   AP   KICKED -> CLAIMED     trampoline, lock cmpxchg, before touching its
+ *                              stack; on failure it parks, touching nothing
+ *   AP   CLAIMED -> ONLINE     smpboot_ap_main, just before the kernel's entry;
+ *                              on failure it parks
+ *   BSP  KICKED -> HELD        before a retry's re-INIT: held through the
+ *                              whole INIT delay, so an AP waking meanwhile
+ *                              loses and is reset, never run twice
+ *   BSP  HELD -> KICKED        just before that attempt's first SIPI
+ *   BSP  HELD -> TIMED_OUT     the re-INIT could not be sent
+ *   BSP  KICKED -> TIMED_OUT   never answered
+ *   BSP  CLAIMED -> TIMED_OUT  answered, not online in time; it then parks
  *
- * The layout is shared with asm/trampoline.asm: keep the offsets below.
+ * SIPIs go only to slots still KICKED. The layout is shared with
+ * asm/trampoline.asm (asm/trampoline_abi.inc): keep the offsets below.
  */
 #ifndef SMPBOOT_CORE_SLOT_H
 #define SMPBOOT_CORE_SLOT_H
@@ -33,27 +32,30 @@ enum smpboot_slot_state {
     SMPBOOT_SLOT_IDLE = 0,
     SMPBOOT_SLOT_KICKED = 1,
     SMPBOOT_SLOT_HELD = 2,
-    SMPBOOT_SLOT_ARRIVED = 3,
-    SMPBOOT_SLOT_RELEASED = 4,
+    SMPBOOT_SLOT_CLAIMED = 3,
+    /* 4 (RELEASED) and 7 (SIPIS_DONE) are retired: never reuse them. */
     SMPBOOT_SLOT_ONLINE = 5,
     SMPBOOT_SLOT_TIMED_OUT = 6,
-    SMPBOOT_SLOT_SIPIS_DONE = 7,
 };
-
-/* The AP waited longer than its bound for the BSP's release and parked itself. */
-#define SMPBOOT_SLOT_AP_GAVE_UP 1u
 
 struct smpboot_slot {
     uint32_t apic_id;    /* 0: matched by the trampoline */
     uint32_t state;      /* 4: enum smpboot_slot_state; CAS only */
     uint32_t progress;   /* 8: enum smpboot_progress, written by the AP */
-    uint32_t ap_flags;   /* 12: SMPBOOT_SLOT_AP_*, written by the AP */
+    /* 12: ns from the AP's C entry to going online (saturated), by the AP */
+    uint32_t online_after_ns;
     uint64_t stack_top;  /* 16: virtual; loaded into RSP after winning */
     uint64_t cpu;        /* 24: struct smpboot_cpu *, virtual */
-    uint64_t session;    /* 32: struct smpboot *, virtual */
-    uint64_t online_ns;  /* 40: the AP's clock when it went online */
-    uint64_t tsc_claimed;  /* 48: TSC when the trampoline won the slot */
-    uint64_t tsc_long_mode; /* 56: TSC once in long mode on the kernel's CR3 */
+    uint64_t session;    /* 32: struct smpboot_session *, virtual */
+    uint64_t c_entry_ns; /* 40: the AP's clock on entering smpboot_ap_main */
+    /*
+     * 48, 56: the trampoline writes the TSC when it won the slot and once in
+     * long mode on the kernel's CR3; smpboot_ap_main rewrites each as the
+     * ticks from that step to its own C entry (0: unknown), so that the BSP
+     * needs only c_entry_ns and its own tick rate to place the steps.
+     */
+    uint64_t tsc_claimed;
+    uint64_t tsc_long_mode;
 };
 
 #define SMPBOOT_SLOT_SIZE 64u
@@ -72,5 +74,12 @@ _Static_assert(offsetof(struct smpboot_slot, stack_top) == SMPBOOT_SLOT_OFF_STAC
 _Static_assert(offsetof(struct smpboot_slot, tsc_claimed) == SMPBOOT_SLOT_OFF_TSC_CLAIMED, "slot tsc_claimed");
 _Static_assert(offsetof(struct smpboot_slot, tsc_long_mode) == SMPBOOT_SLOT_OFF_TSC_LONG_MODE,
                "slot tsc_long_mode");
+
+/*
+ * The trampoline's C landing point (private: only the trampoline installer
+ * takes its address). Reached by a JMP on the AP's own stack, with a zero
+ * return address pushed, and `slot` the slot it won. Never returns.
+ */
+_Noreturn void smpboot_ap_main(void *slot);
 
 #endif /* SMPBOOT_CORE_SLOT_H */

@@ -1,15 +1,15 @@
 /* The slot table lives below 4 GiB: the trampoline reads it before paging. */
-#include "core/session.h"
+#include "session.h"
 
 #define FOUR_GIB (1ull << 32)
 
-enum smpboot_status smpboot_slots_create(struct smpboot *sb)
+enum smpboot_status smpboot_slots_create(struct smpboot_session *sb)
 {
     size_t bytes = (size_t)sb->cpu_count * SMPBOOT_SLOT_SIZE;
     size_t pages = (bytes + SMPBOOT_PAGE_SIZE - 1) / SMPBOOT_PAGE_SIZE;
     uint64_t phys = 0;
     enum smpboot_status status =
-        sb->host.alloc_frames(sb->host.ctx, pages, FOUR_GIB, SMPBOOT_PAGE_SIZE, &phys);
+        smpboot_frames_alloc(sb, "slot table", NULL, pages, FOUR_GIB, SMPBOOT_PAGE_SIZE, &phys);
     if (status != SMPBOOT_OK)
         return status;
     if (phys % SMPBOOT_PAGE_SIZE || phys + pages * SMPBOOT_PAGE_SIZE > FOUR_GIB) {
@@ -40,7 +40,7 @@ enum smpboot_status smpboot_slots_create(struct smpboot *sb)
     return SMPBOOT_OK;
 }
 
-void smpboot_slots_destroy(struct smpboot *sb)
+void smpboot_slots_destroy(struct smpboot_session *sb)
 {
     if (!sb->slots_pages)
         return;

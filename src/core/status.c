@@ -20,9 +20,13 @@ const char *smpboot_status_str(enum smpboot_status status)
     case SMPBOOT_ERR_PARTIAL: return "some APs did not come online";
     case SMPBOOT_ERR_MALFORMED_TABLE: return "malformed ACPI table";
     case SMPBOOT_ERR_BAD_CHECKSUM: return "bad ACPI checksum";
-    case SMPBOOT_ERR_NOT_FOUND: return "not found";
+    case SMPBOOT_ERR_NOT_FOUND: return "not found (reserved)";
     case SMPBOOT_ERR_UNSUPPORTED: return "unsupported";
     case SMPBOOT_ERR_HOST: return "host callback failed";
+    case SMPBOOT_ERR_CLOCK_STUCK: return "host clock does not advance";
+    case SMPBOOT_ERR_CPU_NOT_RESET: return "an AP could not be reset: no restart";
+    case SMPBOOT_ERR_ABI_MISMATCH: return "headers and library do not match";
+    case SMPBOOT_ERR_NO_APIC: return "no usable local APIC";
     }
     return "unknown status";
 }

@@ -1,42 +1,29 @@
 /* Bootstrap page tables below 4 GiB for an AP whose kernel CR3 is above. */
-#include "trampoline/boot_tables.h"
+#include "boot_tables.h"
 
 #include <stddef.h>
 #include <stdint.h>
 
 #define BOOT_TABLES_LIMIT (1ull << 32)  /* a 32-bit MOV to CR3 must reach them */
 
-#define PTE_PRESENT (1ull << 0)
-#define PTE_WRITABLE (1ull << 1)        /* on upper levels only: the leaf decides */
+#define PTE_PRESENT SMPBOOT_PTE_PRESENT
+#define PTE_WRITABLE SMPBOOT_PTE_WRITABLE  /* on upper levels only: the leaf decides */
 
-#define ENTRIES_PER_TABLE 512u
+#define ENTRIES_PER_TABLE SMPBOOT_PTES_PER_TABLE
 #define KERNEL_HALF_FIRST 256u          /* entries 256..511 map the upper half */
-#define PAGE_SHIFT 12u
-#define INDEX_BITS 9u
 
-static uint32_t paging_levels(const struct smpboot_cpu_state *cpu)
-{
-    return (cpu->cr4 & SMPBOOT_CR4_LA57) ? 5u : 4u;
-}
-
-/* Index of `address` in a table of `level` (1 = page table, 4 = PML4, 5 = PML5). */
-static uint32_t table_index(uint64_t address, uint32_t level)
-{
-    return (uint32_t)(address >> (PAGE_SHIFT + INDEX_BITS * (level - 1u))) &
-           (ENTRIES_PER_TABLE - 1u);
-}
-
-enum smpboot_status smpboot_boot_tables_build(struct smpboot *sb,
+enum smpboot_status smpboot_boot_tables_build(struct smpboot_session *sb,
                                               const struct smpboot_cpu_state *cpu,
                                               uint64_t page, uint64_t *boot_cr3)
 {
     const struct smpboot_host *host = &sb->host;
-    uint32_t levels = paging_levels(cpu);
+    uint32_t levels = smpboot_paging_levels(cpu);
     uint64_t tables_phys;
 
     /* One table per level, level `levels` first: tables_phys + i pages holds level levels - i. */
-    enum smpboot_status status = host->alloc_frames(host->ctx, levels, BOOT_TABLES_LIMIT,
-                                                    SMPBOOT_PAGE_SIZE, &tables_phys);
+    enum smpboot_status status = smpboot_frames_alloc(sb, "bootstrap page tables", NULL, levels,
+                                                      BOOT_TABLES_LIMIT, SMPBOOT_PAGE_SIZE,
+                                                      &tables_phys);
     if (status != SMPBOOT_OK) {
         return status;
     }
@@ -70,11 +57,11 @@ enum smpboot_status smpboot_boot_tables_build(struct smpboot *sb,
         }
         /* The page itself lies in the lower half (below 1 MiB): no clash with the copy. */
         if (level > 1u) {
-            table[table_index(page, level)] = (table_phys + SMPBOOT_PAGE_SIZE) | PTE_PRESENT |
+            table[smpboot_pte_index(page, level)] = (table_phys + SMPBOOT_PAGE_SIZE) | PTE_PRESENT |
                                               PTE_WRITABLE;
         } else {
             /* Read+exec, supervisor only: not writable, no NX, no user bit. */
-            table[table_index(page, level)] = page | PTE_PRESENT;
+            table[smpboot_pte_index(page, level)] = page | PTE_PRESENT;
         }
     }
 

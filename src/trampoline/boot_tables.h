@@ -7,12 +7,10 @@
 
 #include <stdint.h>
 
-#include <smpboot/smpboot.h>
+#include "../core/session.h"
 
-#include "arch/arch.h"
-
-/* CR3 bits 51:12: the top-level table's physical address, without flags or PCID. */
-#define SMPBOOT_CR3_ADDRESS_MASK 0x000FFFFFFFFFF000ull
+#include "../arch/arch.h"
+#include "../core/paging.h"
 
 /*
  * Allocate (below 4 GiB) and fill one table per paging level: a top-level
@@ -25,7 +23,7 @@
  * SMPBOOT_ERR_HOST if the host returns frames that break its contract or
  * phys_to_virt() fails.
  */
-enum smpboot_status smpboot_boot_tables_build(struct smpboot *sb,
+enum smpboot_status smpboot_boot_tables_build(struct smpboot_session *sb,
                                               const struct smpboot_cpu_state *cpu,
                                               uint64_t page, uint64_t *boot_cr3);
 

@@ -1,8 +1,10 @@
 /*
  * The trampoline's parameter block and the blob's layout, as the C side
  * sees them. The same layout is written in NASM (asm/trampoline_abi.inc);
- * the build assembles the blob, extracts its offsets into
- * trampoline_asm_offsets.h, and the asserts below keep the two in step.
+ * `python3 asm/regenerate.py` assembles the blob and writes its offsets into
+ * the committed trampoline_asm_offsets.h, and the asserts below keep the
+ * two in step. Includes are relative to this file, so no header of the
+ * kernel's that happens to share a name can stand in for ours.
  */
 #ifndef SMPBOOT_TRAMPOLINE_TRAMP_PARAMS_H
 #define SMPBOOT_TRAMPOLINE_TRAMP_PARAMS_H
@@ -13,12 +15,12 @@
 #include <smpboot/cpu.h>
 #include <smpboot/host.h>
 
-#include "core/slot.h"
-#include "trampoline/trampoline_asm_offsets.h"
+#include "../core/slot.h"
+#include "trampoline_asm_offsets.h"
 
-/* The blob as linked into the library (asm/trampoline_blob.asm). */
-extern const uint8_t smpboot_trampoline_blob[];
-extern const uint8_t smpboot_trampoline_blob_end[];
+/* The assembled blob (trampoline_blob.c, generated) and its size in bytes. */
+extern const uint8_t smpboot_trampoline_blob[SMPBOOT_TRAMP_ASM_BLOB_SIZE];
+extern const size_t smpboot_trampoline_blob_size;
 
 /*
  * Lives at SMPBOOT_TRAMP_ASM_OFF_PARAMS in the page. Absolute addresses are
@@ -27,25 +29,29 @@ extern const uint8_t smpboot_trampoline_blob_end[];
 struct smpboot_tramp_params {
     uint32_t entered;          /* every AP adds one in real mode */
     uint32_t x2apic;           /* nonzero: APs switch to and read x2APIC */
-    uint16_t reserved0;        /* aligns gdtr_base */
-    uint16_t gdtr_limit;       /* LGDT image: set by the blob */
-    uint32_t gdtr_base;        /* LGDT image: page + GDT offset */
+    uint16_t reserved0;        /* aligns page_gdtr_base */
+    uint16_t page_gdtr_limit;  /* 32-bit LGDT image: set by the blob */
+    uint32_t page_gdtr_base;   /* 32-bit LGDT image: page + GDT offset */
     uint32_t jump32_offset;    /* far pointer into 32-bit code: page + entry */
     uint16_t jump32_selector;  /* set by the blob */
     uint16_t reserved1;
     uint32_t jump64_offset;    /* far pointer into 64-bit code: page + entry */
     uint16_t jump64_selector;  /* set by the blob */
     uint16_t reserved2;
+    uint16_t reserved3[3];     /* aligns perm_gdtr_base */
+    uint16_t perm_gdtr_limit;  /* 64-bit LGDT image of the library's */
+    uint64_t perm_gdtr_base;   /* permanent GDT: virtual, in .rodata */
     uint64_t boot_cr3;         /* below 4 GiB, flag bits clear */
+    uint64_t cr3_before_pcide; /* kernel_cr3 without PCID bits if cr4 has PCIDE */
     uint64_t kernel_cr3;       /* the BSP's CR3, as read */
-    uint64_t cr0;              /* the BSP's registers, as read: the blob */
-    uint64_t cr4;              /* masks what a mode forbids */
-    uint64_t efer;
-    uint64_t pat;
+    uint64_t cr0;              /* fixed: SMPBOOT_TRAMP_AP_CR0 */
+    uint64_t cr4;              /* the BSP's, allowlisted, PAE set */
+    uint64_t efer;             /* the BSP's, as read */
+    uint64_t pat;              /* the BSP's, as read */
     uint64_t slots_phys;       /* below 4 GiB */
     uint64_t slots_virt;
     uint32_t slot_count;
-    uint32_t reserved3;
+    uint32_t reserved4;
     uint64_t ap_main;          /* &smpboot_ap_main */
 };
 
@@ -56,13 +62,16 @@ struct smpboot_tramp_params {
 
 SMPBOOT_TRAMP_PARAM_CHECK(entered, ENTERED);
 SMPBOOT_TRAMP_PARAM_CHECK(x2apic, X2APIC);
-SMPBOOT_TRAMP_PARAM_CHECK(gdtr_limit, GDTR_LIMIT);
-SMPBOOT_TRAMP_PARAM_CHECK(gdtr_base, GDTR_BASE);
+SMPBOOT_TRAMP_PARAM_CHECK(page_gdtr_limit, PAGE_GDTR_LIMIT);
+SMPBOOT_TRAMP_PARAM_CHECK(page_gdtr_base, PAGE_GDTR_BASE);
 SMPBOOT_TRAMP_PARAM_CHECK(jump32_offset, JUMP32_OFFSET);
 SMPBOOT_TRAMP_PARAM_CHECK(jump32_selector, JUMP32_SELECTOR);
 SMPBOOT_TRAMP_PARAM_CHECK(jump64_offset, JUMP64_OFFSET);
 SMPBOOT_TRAMP_PARAM_CHECK(jump64_selector, JUMP64_SELECTOR);
+SMPBOOT_TRAMP_PARAM_CHECK(perm_gdtr_limit, PERM_GDTR_LIMIT);
+SMPBOOT_TRAMP_PARAM_CHECK(perm_gdtr_base, PERM_GDTR_BASE);
 SMPBOOT_TRAMP_PARAM_CHECK(boot_cr3, BOOT_CR3);
+SMPBOOT_TRAMP_PARAM_CHECK(cr3_before_pcide, CR3_BEFORE_PCIDE);
 SMPBOOT_TRAMP_PARAM_CHECK(kernel_cr3, KERNEL_CR3);
 SMPBOOT_TRAMP_PARAM_CHECK(cr0, CR0);
 SMPBOOT_TRAMP_PARAM_CHECK(cr4, CR4);
@@ -75,10 +84,13 @@ SMPBOOT_TRAMP_PARAM_CHECK(ap_main, AP_MAIN);
 _Static_assert(sizeof(struct smpboot_tramp_params) == SMPBOOT_TRAMP_ASM_PARAMS_SIZE,
                "trampoline parameter block size differs from the NASM layout");
 
-/* The GDTR base is loaded by a 32-bit LGDT: it must be 4-byte aligned right after the limit. */
-_Static_assert(offsetof(struct smpboot_tramp_params, gdtr_base) ==
-                   offsetof(struct smpboot_tramp_params, gdtr_limit) + 2,
-               "LGDT reads the limit and the base as one 6-byte image");
+/* LGDT reads the limit and then the base as one image: 6 bytes in 32-bit code, 10 in 64-bit. */
+_Static_assert(offsetof(struct smpboot_tramp_params, page_gdtr_base) ==
+                   offsetof(struct smpboot_tramp_params, page_gdtr_limit) + 2,
+               "the page's GDTR is not one 6-byte image");
+_Static_assert(offsetof(struct smpboot_tramp_params, perm_gdtr_base) ==
+                   offsetof(struct smpboot_tramp_params, perm_gdtr_limit) + 2,
+               "the permanent GDTR is not one 10-byte image");
 /* A far jump through memory reads m16:32: the offset, then the selector. */
 _Static_assert(offsetof(struct smpboot_tramp_params, jump32_selector) ==
                    offsetof(struct smpboot_tramp_params, jump32_offset) + 4,
@@ -100,6 +112,11 @@ _Static_assert(SMPBOOT_TRAMP_ASM_OFF_PROTECTED_MODE_ENTRY < SMPBOOT_TRAMP_ASM_OF
                    SMPBOOT_TRAMP_ASM_OFF_GDT < SMPBOOT_TRAMP_ASM_OFF_PARAMS,
                "jump target or GDT lies outside the code");
 
+/* The GDT layout protocol v2 promises the kernel's entry (docs/protocol.md). */
+_Static_assert(SMPBOOT_TRAMP_ASM_SEL_CODE64 == 0x08 && SMPBOOT_TRAMP_ASM_SEL_DATA == 0x10 &&
+                   SMPBOOT_TRAMP_ASM_SEL_CODE32 == 0x18 && SMPBOOT_TRAMP_ASM_GDT_SIZE == 4 * 8,
+               "GDT layout");
+
 /* What the blob assumes about the slot table (src/core/slot.h). */
 _Static_assert(SMPBOOT_TRAMP_ASM_SLOT_SIZE == SMPBOOT_SLOT_SIZE, "slot size");
 _Static_assert(SMPBOOT_TRAMP_ASM_SLOT_OFF_APIC_ID == SMPBOOT_SLOT_OFF_APIC_ID, "slot apic_id");
@@ -112,9 +129,7 @@ _Static_assert(SMPBOOT_TRAMP_ASM_SLOT_OFF_TSC_CLAIMED == SMPBOOT_SLOT_OFF_TSC_CL
 _Static_assert(SMPBOOT_TRAMP_ASM_SLOT_OFF_TSC_LONG_MODE == SMPBOOT_SLOT_OFF_TSC_LONG_MODE,
                "slot tsc_long_mode");
 _Static_assert(SMPBOOT_TRAMP_ASM_SLOT_STATE_KICKED == SMPBOOT_SLOT_KICKED, "slot KICKED");
-_Static_assert(SMPBOOT_TRAMP_ASM_SLOT_STATE_ARRIVED == SMPBOOT_SLOT_ARRIVED, "slot ARRIVED");
-_Static_assert(SMPBOOT_TRAMP_ASM_SLOT_STATE_RELEASED == SMPBOOT_SLOT_RELEASED, "slot RELEASED");
-_Static_assert(SMPBOOT_TRAMP_ASM_SLOT_STATE_SIPIS_DONE == SMPBOOT_SLOT_SIPIS_DONE, "slot SIPIS_DONE");
+_Static_assert(SMPBOOT_TRAMP_ASM_SLOT_STATE_CLAIMED == SMPBOOT_SLOT_CLAIMED, "slot CLAIMED");
 
 /* ... and about the progress steps (include/smpboot/cpu.h). */
 _Static_assert(SMPBOOT_TRAMP_ASM_PROGRESS_PROTECTED_MODE == SMPBOOT_PROGRESS_PROTECTED_MODE,

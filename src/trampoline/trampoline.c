@@ -1,14 +1,14 @@
 /* Installing the AP trampoline in its page below 1 MiB, and taking it away. */
-#include "trampoline/trampoline.h"
+#include "trampoline.h"
 
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
-#include "arch/arch.h"
-#include "core/slot.h"
-#include "trampoline/boot_tables.h"
-#include "trampoline/tramp_params.h"
+#include "../arch/arch.h"
+#include "../core/slot.h"
+#include "boot_tables.h"
+#include "tramp_params.h"
 
 /* Page 0 holds the real-mode IVT (and is SIPI vector 0, which some firmware rejects). */
 #define TRAMP_PAGE_MIN 0x1000ull
@@ -25,18 +25,61 @@
 #define CR4_PAE (1ull << 5)
 #define EFER_LME (1ull << 8)
 
+/*
+ * The AP's CR0 is fixed, as in Linux, not the BSP's: a BSP's TS (lazy FPU),
+ * CD or NW would make the kernel's entry fault or run uncached.
+ */
+#define CR0_MP (1ull << 1)
+#define CR0_ET (1ull << 4)
+#define CR0_NE (1ull << 5)
+#define CR0_WP (1ull << 16)
+#define CR0_AM (1ull << 18)
+#define AP_CR0 (CR0_PE | CR0_MP | CR0_ET | CR0_NE | CR0_WP | CR0_AM | CR0_PG)
+
+/*
+ * The CR4 bits an AP takes from the BSP: each one either needs no state
+ * beyond the page tables and CPUID, or its state is in EFER/PAT, which the
+ * AP takes too. Everything else (CET, FRED, PKS, LASS, UINTR, LAM_SUP, KL,
+ * VMXE, SMXE, TSD, PCE, VME, PVI, any future bit) needs MSRs or memory the
+ * AP does not have yet, or is the kernel's policy: its entry sets them.
+ */
+#define CR4_DE (1ull << 3)
+#define CR4_PSE (1ull << 4)
+#define CR4_MCE (1ull << 6)
+#define CR4_PGE (1ull << 7)
+#define CR4_OSFXSR (1ull << 9)
+#define CR4_OSXMMEXCPT (1ull << 10)
+#define CR4_UMIP (1ull << 11)
+#define CR4_FSGSBASE (1ull << 16)
+#define CR4_PCIDE (1ull << 17)
+#define CR4_OSXSAVE (1ull << 18)
+#define CR4_SMEP (1ull << 20)
+#define CR4_SMAP (1ull << 21)
+#define CR4_PKE (1ull << 22)
+#define AP_CR4_FROM_BSP                                                                        \
+    (CR4_DE | CR4_PSE | CR4_MCE | CR4_PGE | CR4_OSFXSR | CR4_OSXMMEXCPT | CR4_UMIP |           \
+     SMPBOOT_CR4_LA57 | CR4_FSGSBASE | CR4_PCIDE | CR4_OSXSAVE | CR4_SMEP | CR4_SMAP | CR4_PKE)
+
+/* CR3's PCID field, meaningful only while CR4.PCIDE is set. */
+#define CR3_PCID_MASK 0xFFFull
+
+/*
+ * The GDT every AP runs on from long mode on: the library's, read-only in
+ * the kernel image, so it outlives the trampoline page. Same layout and
+ * descriptors as the page's temporary GDT (from the same NASM values), with
+ * the accessed bits preset so the CPU never writes it.
+ */
+static const uint64_t permanent_gdt[SMPBOOT_TRAMP_ASM_GDT_SIZE / 8] = {
+    [0] = 0,
+    [SMPBOOT_TRAMP_ASM_SEL_CODE64 / 8] = SMPBOOT_TRAMP_ASM_DESC_CODE64,
+    [SMPBOOT_TRAMP_ASM_SEL_DATA / 8] = SMPBOOT_TRAMP_ASM_DESC_DATA,
+    [SMPBOOT_TRAMP_ASM_SEL_CODE32 / 8] = SMPBOOT_TRAMP_ASM_DESC_CODE32,
+};
+
 /* What remove() leaves in the page: `cli; hlt; jmp short 0` at offset 0 ... */
 static const uint8_t halt_loop[] = {0xFA, 0xF4, 0xEB, 0xFC};
 /* ... and HLT everywhere else, so a CPU landing anywhere stops there. */
 #define HLT_OPCODE 0xF4u
-
-static bool host_is_usable(const struct smpboot_host *host)
-{
-    if (host->alloc_frames == NULL || host->free_frames == NULL || host->phys_to_virt == NULL) {
-        return false;
-    }
-    return (host->map == NULL) == (host->unmap == NULL);
-}
 
 static bool bsp_in_long_mode(const struct smpboot_cpu_state *cpu)
 {
@@ -50,17 +93,20 @@ static bool page_is_usable(uint64_t page)
            page + SMPBOOT_PAGE_SIZE <= TRAMP_PAGE_LIMIT;
 }
 
+/* Through void *: the page is 4 KiB aligned and OFF_PARAMS a multiple of 8 (tramp_params.h). */
 static struct smpboot_tramp_params *params_in(void *page_virt)
 {
-    return (struct smpboot_tramp_params *)((uint8_t *)page_virt + SMPBOOT_TRAMP_ASM_OFF_PARAMS);
+    return (struct smpboot_tramp_params *)(void *)((uint8_t *)page_virt +
+                                                    SMPBOOT_TRAMP_ASM_OFF_PARAMS);
 }
 
 /* Copy the blob and fill in everything that depends on where it landed. */
-static void write_blob(struct smpboot *sb, const struct smpboot_cpu_state *cpu, uint64_t boot_cr3)
+static void write_blob(struct smpboot_session *sb, const struct smpboot_cpu_state *cpu, uint64_t boot_cr3)
 {
     uint8_t *page = sb->tramp_virt;
-    size_t size = (size_t)(smpboot_trampoline_blob_end - smpboot_trampoline_blob);
+    size_t size = smpboot_trampoline_blob_size;
     uint32_t base = (uint32_t)sb->tramp_phys;
+    uint64_t ap_cr4 = (cpu->cr4 & AP_CR4_FROM_BSP) | CR4_PAE;
 
     for (size_t i = 0; i < size; i++) {
         page[i] = smpboot_trampoline_blob[i];
@@ -77,13 +123,17 @@ static void write_blob(struct smpboot *sb, const struct smpboot_cpu_state *cpu, 
     struct smpboot_tramp_params *params = params_in(page);
     params->entered = 0;
     params->x2apic = sb->config.apic_mode == SMPBOOT_APIC_X2APIC ? 1u : 0u;
-    params->gdtr_base = base + SMPBOOT_TRAMP_ASM_OFF_GDT;
+    params->page_gdtr_base = base + SMPBOOT_TRAMP_ASM_OFF_GDT;
     params->jump32_offset = base + SMPBOOT_TRAMP_ASM_OFF_PROTECTED_MODE_ENTRY;
     params->jump64_offset = base + SMPBOOT_TRAMP_ASM_OFF_LONG_MODE_ENTRY;
+    params->perm_gdtr_limit = (uint16_t)(sizeof(permanent_gdt) - 1);
+    params->perm_gdtr_base = (uint64_t)(uintptr_t)permanent_gdt;
     params->boot_cr3 = boot_cr3;
+    /* Setting PCIDE needs CR3[11:0] = 0, and the load before it must flush under PCID 0. */
+    params->cr3_before_pcide = (ap_cr4 & CR4_PCIDE) ? cpu->cr3 & ~CR3_PCID_MASK : cpu->cr3;
     params->kernel_cr3 = cpu->cr3;
-    params->cr0 = cpu->cr0;
-    params->cr4 = cpu->cr4;
+    params->cr0 = AP_CR0;
+    params->cr4 = ap_cr4;
     params->efer = cpu->efer;
     params->pat = cpu->pat;
     params->slots_phys = sb->slots_phys;
@@ -92,14 +142,12 @@ static void write_blob(struct smpboot *sb, const struct smpboot_cpu_state *cpu, 
     params->ap_main = (uint64_t)(uintptr_t)&smpboot_ap_main;
 }
 
-enum smpboot_status smpboot_trampoline_install(struct smpboot *sb)
+enum smpboot_status smpboot_trampoline_install(struct smpboot_session *sb)
 {
     if (sb == NULL) {
         return SMPBOOT_ERR_INVALID_ARGUMENT;
     }
-    if (!host_is_usable(&sb->host)) {
-        return SMPBOOT_ERR_MISSING_CALLBACK;
-    }
+    /* The host was checked once, by smpboot_init(): the only way here is through a session. */
     /* Installed already, or the slot table is not built yet. */
     if (sb->tramp_phys != 0 || sb->tramp_virt != NULL || sb->slots == NULL || sb->cpu_count == 0) {
         return SMPBOOT_ERR_BAD_STATE;
@@ -109,12 +157,6 @@ enum smpboot_status smpboot_trampoline_install(struct smpboot *sb)
         (uint64_t)sb->cpu_count * SMPBOOT_SLOT_SIZE > BELOW_4GIB - sb->slots_phys) {
         return SMPBOOT_ERR_INVALID_ARGUMENT;
     }
-    /* The blob and its offsets come from one source: a mismatch is a stale build. */
-    if ((size_t)(smpboot_trampoline_blob_end - smpboot_trampoline_blob) !=
-        SMPBOOT_TRAMP_ASM_BLOB_SIZE) {
-        return SMPBOOT_ERR_UNSUPPORTED;
-    }
-
     struct smpboot_cpu_state cpu;
     smpboot_arch_read_cpu_state(&cpu);
     if (!bsp_in_long_mode(&cpu)) {
@@ -122,19 +164,28 @@ enum smpboot_status smpboot_trampoline_install(struct smpboot *sb)
     }
 
     const struct smpboot_host *host = &sb->host;
-    uint64_t page;
-    enum smpboot_status status =
-        host->alloc_frames(host->ctx, 1, TRAMP_PAGE_LIMIT, SMPBOOT_PAGE_SIZE, &page);
-    if (status != SMPBOOT_OK) {
-        return status;
+    /* A page the kernel reserved is its own: never allocated or freed here. */
+    uint64_t page = sb->config.trampoline_page;
+    bool borrowed = page == 0;
+    enum smpboot_status status;
+    if (borrowed) {
+        status = smpboot_frames_alloc(sb, "trampoline page", NULL, 1, TRAMP_PAGE_LIMIT,
+                                      SMPBOOT_PAGE_SIZE, &page);
+        if (status != SMPBOOT_OK) {
+            return status;
+        }
     }
     if (!page_is_usable(page)) {
-        host->free_frames(host->ctx, page, 1);
+        if (borrowed) {
+            host->free_frames(host->ctx, page, 1);
+        }
         return SMPBOOT_ERR_BAD_TRAMPOLINE_PAGE;
     }
     void *virt = host->phys_to_virt(host->ctx, page);
     if (virt == NULL) {
-        host->free_frames(host->ctx, page, 1);
+        if (borrowed) {
+            host->free_frames(host->ctx, page, 1);
+        }
         return SMPBOOT_ERR_HOST;
     }
     /* From here on smpboot_trampoline_remove() releases whatever is recorded. */
@@ -154,7 +205,7 @@ enum smpboot_status smpboot_trampoline_install(struct smpboot *sb)
 
     /* Read+exec only: the library writes the page through phys_to_virt, never through this. */
     if (host->map != NULL) {
-        status = host->map(host->ctx, page, page, 1, SMPBOOT_MAP_EXEC);
+        status = smpboot_host_map(sb, page, page, 1, SMPBOOT_MAP_EXEC);
         if (status != SMPBOOT_OK) {
             goto fail;
         }
@@ -167,7 +218,7 @@ fail:
     return status;
 }
 
-void smpboot_trampoline_remove(struct smpboot *sb)
+void smpboot_trampoline_remove(struct smpboot_session *sb)
 {
     if (sb == NULL) {
         return;
@@ -184,9 +235,9 @@ void smpboot_trampoline_remove(struct smpboot *sb)
         }
     }
     if (sb->tramp_mapped && host->unmap != NULL) {
-        host->unmap(host->ctx, sb->tramp_phys, 1);
+        smpboot_host_unmap(sb, sb->tramp_phys, 1);
     }
-    if (sb->tramp_phys != 0 && host->free_frames != NULL) {
+    if (sb->tramp_phys != 0 && sb->config.trampoline_page == 0 && host->free_frames != NULL) {
         host->free_frames(host->ctx, sb->tramp_phys, 1);
     }
     if (sb->boot_tables_pages != 0 && host->free_frames != NULL) {
@@ -200,7 +251,7 @@ void smpboot_trampoline_remove(struct smpboot *sb)
     sb->boot_tables_pages = 0;
 }
 
-uint8_t smpboot_trampoline_sipi_vector(const struct smpboot *sb)
+uint8_t smpboot_trampoline_sipi_vector(const struct smpboot_session *sb)
 {
     if (sb == NULL) {
         return 0;
@@ -208,8 +259,9 @@ uint8_t smpboot_trampoline_sipi_vector(const struct smpboot *sb)
     return (uint8_t)(sb->tramp_phys >> 12);
 }
 
-uint32_t smpboot_trampoline_entered(const struct smpboot *sb)
+uint32_t smpboot_trampoline_entries(const struct smpboot *handle)
 {
+    const struct smpboot_session *sb = smpboot_session_of_const(handle);
     if (sb == NULL || sb->tramp_virt == NULL) {
         return 0;
     }

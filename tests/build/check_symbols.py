@@ -21,7 +21,7 @@ def main():
     undefined = symbols(nm, archive, "--undefined-only")
     external = undefined - defined
     print("needs from the kernel:", ", ".join(sorted(external)) or "nothing")
-    if "smpboot_init" not in defined or "smpboot_ap_main" not in defined:
+    if "smpboot_init_abi" not in defined or "smpboot_ap_main" not in defined:
         print("the archive lacks the library's own entry points", file=sys.stderr)
         return 1
     stray = external - ALLOWED

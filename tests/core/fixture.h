@@ -10,6 +10,7 @@
 
 #include <smpboot/smpboot.h>
 
+#include "core/session.h"
 #include "mock_host.h"
 #include "mock_arch.h"
 
@@ -23,11 +24,19 @@ struct fixture {
 };
 
 extern struct fixture fx;
+/* The library's view of fx.sb (src/core/session.h), for checks of its internals. */
+struct smpboot_session *fx_session(void);
 /* Times the entry ran, by logical index. */
 extern unsigned fx_entries[FIXTURE_MAX_CPUS];
+/* The fixture's entry calls smpboot_ap_ready() when this is set (fx_setup clears it). */
+extern bool fx_entry_says_ready;
 
-/* A quick config: parallel, no INIT wait, short timeouts: the mock APs answer at once. */
+/* A quick config: the SDM profile, parallel, no INIT wait: the mock APs answer at once. */
 void fx_setup(uint32_t bsp, bool x2apic);
+/* Route fx.host.log into a buffer that fx_logged() searches (fx_setup empties it). */
+void fx_capture_log(void);
+/* A captured line contains `needle`. */
+bool fx_logged(const char *needle);
 /* smpboot_init + smpboot_add_cpu of every mock AP; asserts success. */
 void fx_init_and_add(void);
 /* The common tail: join the AP threads and check the mock saw no protocol error. */

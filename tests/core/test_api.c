@@ -74,9 +74,20 @@ static void test_config_checks(void **state)
     good.entry = (smpboot_entry_fn)1;
     assert_int_equal(smpboot_config_check(&good), SMPBOOT_OK);
     assert_int_equal(good.mode, SMPBOOT_MODE_PARALLEL);
-    assert_int_equal(good.init_delay_ns, 10 * MS);
+    assert_true(good.init_delay_ns == SMPBOOT_INIT_DELAY_AUTO);
     assert_int_equal(good.sipi_count, 2);
     assert_int_equal(good.sipi_spacing_ns, 200000);
+    assert_true(good.sdm_retry);
+    assert_int_equal(good.ready_timeout_ns, 0);
+
+    struct smpboot_config sdm;
+    smpboot_config_sdm(&sdm);
+    sdm.entry = good.entry;
+    assert_int_equal(smpboot_config_check(&sdm), SMPBOOT_OK);
+    assert_int_equal(sdm.init_delay_ns, 10 * MS);
+    assert_int_equal(sdm.sipi_count, 2);
+    assert_int_equal(sdm.sipi_spacing_ns, 200000);
+    assert_false(sdm.sdm_retry);
 
     struct smpboot_config fast;
     smpboot_config_fast(&fast);
@@ -86,7 +97,7 @@ static void test_config_checks(void **state)
     assert_true(fast.sdm_retry);
 
     assert_int_equal(smpboot_config_check(NULL), SMPBOOT_ERR_INVALID_ARGUMENT);
-    for (int which = 0; which < 14; which++) {
+    for (int which = 0; which < 21; which++) {
         struct smpboot_config c = good;
         switch (which) {
         case 0: c.mode = 7; break;
@@ -103,6 +114,13 @@ static void test_config_checks(void **state)
         case 11: c.sdm_retry = true; c.retry_window_ns = 0; break;
         case 12: c.entry = NULL; break;
         case 13: c.online_timeout_ns = 0; break;
+        case 14: c.total_timeout_ns = SMPBOOT_TOTAL_TIMEOUT_AUTO - 1; break;  /* wraps any deadline */
+        case 15: c.stack_size = (size_t)1 << 40; break;     /* window arithmetic would wrap */
+        case 16: c.extra_stack_count = 1; c.extra_stack_size = (size_t)1 << 40; break;
+        case 17: c.ready_timeout_ns = 61000 * MS; break;
+        case 18: c.next_after_ready = true; c.ready_timeout_ns = MS; break;  /* parallel */
+        case 19: c.next_after_ready = true; c.mode = SMPBOOT_MODE_SERIAL; break;  /* no bound */
+        case 20: c.init_delay_ns = SMPBOOT_INIT_DELAY_AUTO - 1; break;
         }
         assert_int_equal(smpboot_config_check(&c), SMPBOOT_ERR_BAD_CONFIG);
         fx_setup(0, false);
@@ -124,9 +142,13 @@ static void test_phases(void **state)
     mock_become_cpu(3);
     assert_int_equal(mock_icr_count(), 0);
 
+    assert_int_equal(smpboot_wait_ready(&fx.sb), SMPBOOT_ERR_BAD_STATE);  /* not started */
     assert_int_equal(smpboot_start(&fx.sb), SMPBOOT_OK);
     assert_int_equal(smpboot_start(&fx.sb), SMPBOOT_ERR_BAD_STATE);
     assert_int_equal(smpboot_add_cpu(&fx.sb, 9), SMPBOOT_ERR_BAD_STATE);
+    /* A live session is not wiped: its APs still read it. */
+    assert_int_equal(smpboot_init(&fx.sb, &fx.host, &fx.config, fx.cpus, 4), SMPBOOT_ERR_BAD_STATE);
+    assert_int_equal(smpboot_wait_ready(&fx.sb), SMPBOOT_ERR_BAD_CONFIG);  /* no handshake configured */
     fx_join_and_check();
     mock_become_cpu(1);
     assert_int_equal(smpboot_finish(&fx.sb), SMPBOOT_ERR_NOT_BSP);
@@ -240,17 +262,21 @@ static void test_log_messages(void **state)
 static void test_names(void **state)
 {
     (void)state;
-    for (int s = 0; s <= SMPBOOT_ERR_HOST; s++)
+    for (int s = 0; s <= SMPBOOT_ERR_CPU_NOT_RESET; s++)
         assert_string_not_equal(smpboot_status_str((enum smpboot_status)s), "unknown status");
     assert_string_equal(smpboot_status_str((enum smpboot_status)999), "unknown status");
     assert_string_equal(smpboot_status_str(SMPBOOT_ERR_PARTIAL), "some APs did not come online");
-    for (int r = 0; r <= SMPBOOT_CPU_OFFLINE; r++)
+    for (int r = 0; r <= SMPBOOT_CPU_NOT_READY; r++)
         assert_string_not_equal(smpboot_cpu_result_str((enum smpboot_cpu_result)r), "unknown result");
-    for (int p = 0; p <= SMPBOOT_PROGRESS_ONLINE; p++)
+    for (int p = 0; p <= SMPBOOT_PROGRESS_READY; p++)
         assert_string_not_equal(smpboot_progress_str((enum smpboot_progress)p), "an unknown step");
     /* Fixed values: kernels may log the number alone. */
     assert_int_equal(SMPBOOT_ERR_TIMEOUT, 10);
     assert_int_equal(SMPBOOT_ERR_HOST, 19);
+    assert_int_equal(SMPBOOT_ERR_CLOCK_STUCK, 20);
+    assert_int_equal(SMPBOOT_ERR_CPU_NOT_RESET, 21);
+    assert_int_equal(SMPBOOT_CPU_NOT_READY, 10);
+    assert_int_equal(SMPBOOT_PROGRESS_READY, 8);
 }
 
 int main(void)

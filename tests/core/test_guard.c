@@ -20,7 +20,7 @@ static void assert_guarded(uintptr_t top, size_t bytes)
     uint64_t base = top - bytes;
     assert_int_equal(base % PAGE, 0);
     assert_true(base >= WINDOW + PAGE);
-    assert_true(top <= WINDOW + smpboot_stack_window_bytes(&fx.config, fx.sb.cpu_count));
+    assert_true(top <= WINDOW + smpboot_stack_window_bytes(&fx.config, fx_session()->cpu_count));
     for (uint64_t p = base; p < top; p += PAGE)
         assert_int_equal(mock_mapping_flags(p), SMPBOOT_MAP_WRITE);  /* writable, never exec */
     assert_int_equal(mock_mapping_flags(base - PAGE), -1);          /* the guard */

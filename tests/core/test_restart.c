@@ -142,6 +142,64 @@ static void test_offline_errors(void **state)
     assert_int_equal(smpboot_finish(&fx.sb), SMPBOOT_OK);
 }
 
+/* Offline frees the stacks only once its INIT has landed (the mock flags an early free). */
+static void test_offline_waits_for_its_init(void **state)
+{
+    (void)state;
+    fx_setup(0, false);
+    mock_add_ap(1, MOCK_AP_PROMPT);
+    mock_add_ap(2, MOCK_AP_PROMPT);
+    fx_init_and_add();
+    assert_int_equal(smpboot_start(&fx.sb), SMPBOOT_OK);
+    fx_join_and_check();
+    assert_int_equal(smpboot_finish(&fx.sb), SMPBOOT_OK);
+    mock_set_init_delay(2 * MS);
+    assert_int_equal(smpboot_offline(&fx.sb, 1), SMPBOOT_OK);
+    fx_join_and_check();
+    assert_int_equal(mock_ap_by_id(1)->inits, 2);
+    assert_int_equal(smpboot_start(&fx.sb), SMPBOOT_OK);
+    fx_join_and_check();
+    assert_int_equal(fx_entries[1], 2);
+    assert_int_equal(smpboot_finish(&fx.sb), SMPBOOT_OK);
+    fx_join_and_check();
+}
+
+/*
+ * finish could not reset an AP: what it might still use stays borrowed for
+ * good. A later restart is refused up front, and frees none of it.
+ */
+static void test_restart_refused_while_a_cpu_is_not_reset(void **state)
+{
+    (void)state;
+    fx_setup(0, false);
+    fx.config.ap_timeout_ns = 30 * MS;
+    mock_add_ap(1, MOCK_AP_PROMPT);
+    mock_add_ap(2, MOCK_AP_SILENT);
+    fx_init_and_add();
+    assert_int_equal(smpboot_start(&fx.sb), SMPBOOT_ERR_PARTIAL);
+    fx_join_and_check();
+    uint64_t page = fx_session()->tramp_phys, slots = fx_session()->slots_phys;
+    uint64_t stack = smpboot_cpu_find(&fx.sb, 2)->stack_phys;
+    mock_set_esr(0x20);
+    assert_int_equal(smpboot_finish(&fx.sb), SMPBOOT_ERR_IPI_ERROR);
+    mock_set_esr(0);
+    assert_int_equal(smpboot_offline(&fx.sb, 1), SMPBOOT_OK);
+    uint64_t outstanding = mock_pages_outstanding();
+    unsigned icrs = mock_icr_count();
+    assert_true(smpboot_cpu_find(&fx.sb, 2)->not_reset);
+    assert_int_equal(smpboot_start(&fx.sb), SMPBOOT_ERR_CPU_NOT_RESET);
+    assert_int_equal(smpboot_start(&fx.sb), SMPBOOT_ERR_CPU_NOT_RESET);
+    assert_int_equal(mock_icr_count(), icrs);
+    assert_true(smpboot_cpu_find(&fx.sb, 2)->not_reset);  /* never cleared */
+    assert_int_equal(smpboot_finish(&fx.sb), SMPBOOT_OK);   /* idempotent, frees nothing */
+    assert_true(mock_phys_is_allocated(page, 4096));
+    assert_true(mock_phys_is_allocated(slots, 4096));
+    assert_true(mock_phys_is_allocated(stack, 4096));
+    assert_int_equal(mock_pages_outstanding(), outstanding);
+    assert_int_equal(smpboot_cpu_get(&fx.sb, 1)->result, SMPBOOT_CPU_OFFLINE);
+    fx_join_and_check();
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -149,6 +207,8 @@ int main(void)
         cmocka_unit_test(test_offline_and_restart_rounds),
         cmocka_unit_test(test_restart_only_offline_ones),
         cmocka_unit_test(test_offline_errors),
+        cmocka_unit_test(test_offline_waits_for_its_init),
+        cmocka_unit_test(test_restart_refused_while_a_cpu_is_not_reset),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,6 +1,8 @@
 /* The IPI sequence on the wire, CPU counts, ID layouts and APIC modes. */
 #include "fixture.h"
 
+#include <sched.h>
+
 #define SIPI 0x600u
 #define INIT_MODE 0x500u
 
@@ -188,6 +190,102 @@ static void test_extra_stacks(void **state)
     assert_int_equal(mock_pages_outstanding(), 2 * (2 + 3));
 }
 
+/* The ready handshake: entries that say ready are recorded so. */
+static void test_ready_handshake(void **state)
+{
+    (void)state;
+    fx_setup(0, false);
+    fx.config.ready_timeout_ns = 20000000000ull;  /* a bound, not a duration */
+    fx_entry_says_ready = true;
+    for (uint32_t id = 1; id <= 4; id++)
+        mock_add_ap(id, MOCK_AP_PROMPT);
+    fx_init_and_add();
+    assert_int_equal(smpboot_start(&fx.sb), SMPBOOT_OK);
+    assert_int_equal(smpboot_wait_ready(&fx.sb), SMPBOOT_OK);
+    fx_join_and_check();
+    for (uint32_t i = 1; i <= 4; i++) {
+        const struct smpboot_cpu *cpu = smpboot_cpu_get(&fx.sb, i);
+        assert_int_equal(cpu->result, SMPBOOT_CPU_ONLINE);
+        assert_int_equal(cpu->progress, SMPBOOT_PROGRESS_READY);
+        assert_true(cpu->timeline.ready >= cpu->timeline.online);
+    }
+    assert_int_equal(smpboot_finish(&fx.sb), SMPBOOT_OK);
+}
+
+/*
+ * An entry that never says ready: the wait is bounded, the AP is NOT_READY,
+ * and since it runs kernel code finish neither resets it nor frees its
+ * stacks. It still takes a panic NMI, but no fixed IPI. Once it says ready,
+ * a later wait makes it ONLINE again.
+ */
+static void test_entry_never_ready(void **state)
+{
+    (void)state;
+    fx_setup(0, false);
+    fx.config.ready_timeout_ns = 20000000;  /* 20 ms: it never comes */
+    mock_add_ap(1, MOCK_AP_PROMPT);
+    fx_init_and_add();
+    assert_int_equal(smpboot_start(&fx.sb), SMPBOOT_OK);
+    fx_join_and_check();
+    assert_int_equal(smpboot_wait_ready(&fx.sb), SMPBOOT_ERR_PARTIAL);
+    struct smpboot_cpu *cpu = smpboot_cpu_get(&fx.sb, 1);
+    assert_int_equal(cpu->result, SMPBOOT_CPU_NOT_READY);
+    unsigned before = mock_icr_count();
+    assert_int_equal(smpboot_finish(&fx.sb), SMPBOOT_OK);
+    assert_int_equal(mock_icr_count(), before);  /* no INIT */
+    assert_true(cpu->stack_top != 0);
+    assert_int_equal(mock_pages_outstanding(), fx.config.stack_size / 4096);
+    assert_int_equal(smpboot_send_ipi(&fx.sb, 1, 0x40), SMPBOOT_ERR_INVALID_ARGUMENT);
+    assert_int_equal(smpboot_nmi_others(&fx.sb), SMPBOOT_OK);
+    assert_int_equal(mock_icr_at(before)->delivery, 0x400u);
+    smpboot_ap_ready(cpu);  /* as its entry would, late */
+    assert_int_equal(smpboot_wait_ready(&fx.sb), SMPBOOT_OK);
+    assert_int_equal(cpu->result, SMPBOOT_CPU_ONLINE);
+    assert_int_equal(cpu->progress, SMPBOOT_PROGRESS_READY);
+    assert_int_equal(smpboot_offline(&fx.sb, 1), SMPBOOT_OK);
+    assert_int_equal(mock_pages_outstanding(), 0);
+}
+
+/* ICR records when each AP said ready, by logical index. */
+static unsigned icrs_at_ready[8];
+
+/*
+ * Says ready only once the BSP has sent another IPI, or after a short
+ * bound: with next_after_ready the BSP sends nothing until then.
+ */
+static void entry_ready_after_next_ipi(struct smpboot_cpu *cpu)
+{
+    unsigned seen = mock_icr_count();
+    for (unsigned spins = 0; spins < 20000 && mock_icr_count() == seen; spins++)
+        sched_yield();
+    icrs_at_ready[cpu->index] = mock_icr_count();
+    smpboot_ap_ready(cpu);
+}
+
+static void test_next_after_ready_orders_the_kicks(void **state)
+{
+    (void)state;
+    fx_setup(0, false);
+    fx.config.mode = SMPBOOT_MODE_SERIAL;
+    fx.config.ready_timeout_ns = 20000000000ull;
+    fx.config.next_after_ready = true;
+    fx.config.entry = entry_ready_after_next_ipi;
+    for (uint32_t id = 1; id <= 3; id++)
+        mock_add_ap(id, MOCK_AP_PROMPT);
+    fx_init_and_add();
+    assert_int_equal(smpboot_start(&fx.sb), SMPBOOT_OK);
+    fx_join_and_check();
+    for (uint32_t i = 1; i <= 3; i++)
+        assert_int_equal(smpboot_cpu_get(&fx.sb, i)->progress, SMPBOOT_PROGRESS_READY);
+    /* AP n+1's INIT went out only after AP n said ready. */
+    for (uint32_t id = 1; id < 3; id++) {
+        int next_init = fx_find_icr(0, id + 1, INIT_MODE);
+        assert_true(next_init >= 0);
+        assert_true((unsigned)next_init >= icrs_at_ready[id]);
+    }
+    assert_int_equal(smpboot_finish(&fx.sb), SMPBOOT_OK);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -203,6 +301,9 @@ int main(void)
         cmocka_unit_test(test_ids_255_256_xapic),
         cmocka_unit_test(test_ids_255_256_x2apic),
         cmocka_unit_test(test_extra_stacks),
+        cmocka_unit_test(test_ready_handshake),
+        cmocka_unit_test(test_entry_never_ready),
+        cmocka_unit_test(test_next_after_ready_orders_the_kicks),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

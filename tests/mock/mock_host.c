@@ -8,7 +8,9 @@
 #include <string.h>
 #include <time.h>
 
+#include "core/session.h"
 #include "core/slot.h"
+#include "mock_arch.h"
 
 #define PAGE 4096u
 #define LOW_PAGES (MOCK_LOW_BYTES / PAGE)
@@ -52,6 +54,11 @@ static struct {
     bool icr_stuck;
     uint64_t bsp_stall_ns;
     bool some_ap_won;
+    uint64_t init_delay_ns;
+    bool clock_stopped;
+    uint64_t clock_stopped_at;
+    uint64_t clock_offset;   /* atomic: the BSP moves it on every ICR write when icr_cost_ns is set */
+    uint64_t icr_cost_ns;
     uint32_t esr;
     struct mock_icr icr[MOCK_MAX_ICR];
     unsigned icr_count;
@@ -63,7 +70,7 @@ static struct {
     pthread_t threads[MAX_THREADS];
     unsigned thread_count;
 
-    struct smpboot *sb;
+    struct smpboot_session *sb;
     unsigned protocol_errors;
     char last_error[160];
 } m = {.lock = PTHREAD_MUTEX_INITIALIZER};
@@ -71,6 +78,9 @@ static struct {
 static _Thread_local uint32_t current_cpu;
 static _Thread_local bool current_cpu_set;
 static _Thread_local uint32_t pending_icr_high;
+/* On an AP thread: its CPU, and the reset generation the thread belongs to. */
+static _Thread_local struct mock_ap *current_ap;
+static _Thread_local uint32_t current_ap_resets;
 
 static uint64_t clock_ns(void)
 {
@@ -110,6 +120,10 @@ void mock_reset(uint32_t bsp_apic_id, bool x2apic)
     m.esr = 0;
     m.bsp_stall_ns = 0;
     m.some_ap_won = false;
+    m.init_delay_ns = 0;
+    m.clock_stopped = false;
+    __atomic_store_n(&m.clock_offset, 0, __ATOMIC_RELEASE);
+    m.icr_cost_ns = 0;
     m.icr_count = m.event_count = 0;
     m.ap_count = 0;
     m.thread_count = 0;
@@ -118,6 +132,7 @@ void mock_reset(uint32_t bsp_apic_id, bool x2apic)
     m.last_error[0] = '\0';
     current_cpu = bsp_apic_id;
     current_cpu_set = true;
+    current_ap = NULL;
 }
 
 void mock_add_ap(uint32_t apic_id, enum mock_ap_behavior behavior)
@@ -127,7 +142,7 @@ void mock_add_ap(uint32_t apic_id, enum mock_ap_behavior behavior)
 
 void mock_attach(struct smpboot *sb)
 {
-    m.sb = sb;
+    m.sb = smpboot_session_of(sb);
 }
 
 void mock_fail_alloc_call(unsigned n) { m.fail_alloc_at = n; }
@@ -135,6 +150,19 @@ void mock_fail_map_call(unsigned n) { m.fail_map_at = n; }
 void mock_set_icr_stuck(bool stuck) { m.icr_stuck = stuck; }
 void mock_set_esr(uint32_t value) { m.esr = value; }
 void mock_stall_bsp_once(uint64_t ns) { m.bsp_stall_ns = ns; }
+void mock_set_init_delay(uint64_t ns) { m.init_delay_ns = ns; }
+void mock_set_clock_now(uint64_t value)
+{
+    __atomic_store_n(&m.clock_offset, value - clock_ns(), __ATOMIC_RELEASE);
+}
+
+void mock_set_icr_cost(uint64_t ns) { m.icr_cost_ns = ns; }
+
+void mock_stop_clock(void)
+{
+    m.clock_stopped_at = clock_ns() + __atomic_load_n(&m.clock_offset, __ATOMIC_ACQUIRE);
+    __atomic_store_n(&m.clock_stopped, true, __ATOMIC_RELEASE);
+}
 
 void mock_force_low_page(uint64_t phys)
 {
@@ -233,6 +261,9 @@ static void host_free(void *ctx, uint64_t phys, size_t pages)
     (void)ctx;
     pthread_mutex_lock(&m.lock);
     log_event(MOCK_EV_FREE, phys, pages);
+    for (unsigned k = 0; k < m.ap_count; k++)
+        if (m.aps[k].init_in_flight)
+            protocol_error("frames freed while an INIT is still on its way");
     unsigned i;
     for (i = 0; i < m.alloc_count; i++)
         if (m.allocs[i].phys == phys)
@@ -339,11 +370,27 @@ static void host_unmap(void *ctx, uint64_t virt, size_t pages)
 struct ap_thread_args {
     struct mock_ap *ap;
     struct smpboot_slot *slot;
+    uint32_t resets;  /* the AP's reset generation when the SIPI woke it */
 };
+
+/* The calling thread is this AP, woken in reset generation `resets`. */
+static void become_ap(const struct ap_thread_args *args)
+{
+    mock_become_cpu(args->ap->apic_id);
+    current_ap = args->ap;
+    current_ap_resets = args->resets;
+}
+
+/* An INIT landed on this thread's CPU since it woke: the CPU is elsewhere now. */
+static void cut_off_if_reset(void)
+{
+    if (current_ap && __atomic_load_n(&current_ap->resets, __ATOMIC_ACQUIRE) != current_ap_resets)
+        pthread_exit(0);
+}
 
 static struct smpboot_slot *slot_for(uint32_t apic_id)
 {
-    struct smpboot *sb = m.sb;
+    struct smpboot_session *sb = m.sb;
     if (!sb || !sb->slots)
         return NULL;
     struct smpboot_slot *slots = sb->slots;
@@ -356,16 +403,12 @@ static struct smpboot_slot *slot_for(uint32_t apic_id)
 /* What the trampoline does in 32-bit mode: win the slot or touch nothing. */
 static bool claim(struct mock_ap *ap, struct smpboot_slot *slot)
 {
-    uint32_t expected = SMPBOOT_SLOT_KICKED, after_sipis = SMPBOOT_SLOT_SIPIS_DONE;
-    if (!__atomic_compare_exchange_n(&slot->state, &expected, SMPBOOT_SLOT_ARRIVED, false,
-                                     __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)
-        && !__atomic_compare_exchange_n(&slot->state, &after_sipis, SMPBOOT_SLOT_RELEASED, false,
-                                        __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
+    uint32_t expected = SMPBOOT_SLOT_KICKED;
+    if (!__atomic_compare_exchange_n(&slot->state, &expected, SMPBOOT_SLOT_CLAIMED, false,
+                                     __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
         __atomic_store_n(&ap->lost_slot, true, __ATOMIC_RELEASE);
         return false;
     }
-    if (expected == SMPBOOT_SLOT_SIPIS_DONE)
-        __atomic_store_n(&ap->released_itself, true, __ATOMIC_RELEASE);
     __atomic_store_n(&ap->won_slot, true, __ATOMIC_RELEASE);
     __atomic_store_n(&m.some_ap_won, true, __ATOMIC_RELEASE);
     __atomic_store_n(&slot->progress, SMPBOOT_PROGRESS_PROTECTED_MODE, __ATOMIC_RELEASE);
@@ -386,7 +429,7 @@ static void *ap_thread(void *arg)
 {
     struct ap_thread_args args = *(struct ap_thread_args *)arg;
     free(arg);
-    mock_become_cpu(args.ap->apic_id);
+    become_ap(&args);
     smpboot_ap_main(args.slot);
     protocol_error("smpboot_ap_main returned");
     return NULL;
@@ -397,7 +440,7 @@ static void *late_ap_thread(void *arg)
 {
     struct ap_thread_args args = *(struct ap_thread_args *)arg;
     free(arg);
-    mock_become_cpu(args.ap->apic_id);
+    become_ap(&args);
     uint64_t give_up = clock_ns() + 20ull * 1000000000ull;
     while (__atomic_load_n(&args.slot->state, __ATOMIC_ACQUIRE) != SMPBOOT_SLOT_TIMED_OUT) {
         if (__atomic_load_n(&args.ap->reset_while_late, __ATOMIC_ACQUIRE) || clock_ns() > give_up)
@@ -417,9 +460,9 @@ static void *slow_ap_thread(void *arg)
 {
     struct ap_thread_args args = *(struct ap_thread_args *)arg;
     free(arg);
-    mock_become_cpu(args.ap->apic_id);
+    become_ap(&args);
     uint64_t give_up = clock_ns() + 20ull * 1000000000ull;
-    while (__atomic_load_n(&args.slot->state, __ATOMIC_ACQUIRE) == SMPBOOT_SLOT_KICKED) {
+    while (__atomic_load_n(&args.ap->sipis_sent, __ATOMIC_ACQUIRE) < m.sb->config.sipi_count) {
         if (clock_ns() > give_up)
             return NULL;
         sched_yield();
@@ -429,10 +472,41 @@ static void *slow_ap_thread(void *arg)
     return NULL;
 }
 
+/* MOCK_AP_CLAIMS_DURING_REINIT, first wake-up: see mock_host.h. */
+static void *reinit_racer_thread(void *arg)
+{
+    struct ap_thread_args args = *(struct ap_thread_args *)arg;
+    free(arg);
+    become_ap(&args);
+    uint64_t give_up = clock_ns() + 20ull * 1000000000ull;
+    while (__atomic_load_n(&args.ap->inits_sent, __ATOMIC_ACQUIRE) < 2) {
+        if (clock_ns() > give_up)
+            return NULL;
+        sched_yield();
+    }
+    /* The re-INIT is on its way: claim the slot as soon as it says KICKED. */
+    while (__atomic_load_n(&args.slot->state, __ATOMIC_ACQUIRE) != SMPBOOT_SLOT_KICKED) {
+        cut_off_if_reset();
+        if (clock_ns() > give_up)
+            return NULL;
+        sched_yield();
+    }
+    cut_off_if_reset();
+    if (!claim(args.ap, args.slot))
+        return NULL;
+    /* Still in the trampoline when that INIT lands: cut off there. */
+    while (clock_ns() < give_up) {
+        cut_off_if_reset();
+        sched_yield();
+    }
+    protocol_error("the re-INIT never landed");
+    return NULL;
+}
+
 static void spawn(void *(*fn)(void *), struct mock_ap *ap, struct smpboot_slot *slot)
 {
     struct ap_thread_args *args = malloc(sizeof *args);
-    *args = (struct ap_thread_args){ap, slot};
+    *args = (struct ap_thread_args){ap, slot, __atomic_load_n(&ap->resets, __ATOMIC_ACQUIRE)};
     if (m.thread_count == MAX_THREADS || pthread_create(&m.threads[m.thread_count++], NULL, fn, args))
         protocol_error("cannot create an AP thread");
 }
@@ -440,6 +514,8 @@ static void spawn(void *(*fn)(void *), struct mock_ap *ap, struct smpboot_slot *
 static void deliver_init(struct mock_ap *ap)
 {
     ap->inits++;
+    ap->init_in_flight = false;
+    __atomic_add_fetch(&ap->resets, 1, __ATOMIC_ACQ_REL);
     ap->sipis = 0;
     ap->init_at_ns = clock_ns();
     if (ap->behavior == MOCK_AP_LATE)
@@ -450,7 +526,7 @@ static void deliver_init(struct mock_ap *ap)
 
 static void deliver_sipi(struct mock_ap *ap, uint8_t vector)
 {
-    struct smpboot *sb = m.sb;
+    struct smpboot_session *sb = m.sb;
     if (ap->running)
         return;  /* only a CPU in wait-for-SIPI reacts */
     ap->sipis++;
@@ -467,6 +543,7 @@ static void deliver_sipi(struct mock_ap *ap, uint8_t vector)
     case MOCK_AP_NEEDS_SDM: answers = clock_ns() - ap->init_at_ns >= 10000000ull; break;
     case MOCK_AP_SILENT: answers = false; break;
     case MOCK_AP_SLOW: answers = true; break;
+    case MOCK_AP_CLAIMS_DURING_REINIT: answers = true; break;
     }
     if (!answers)
         return;
@@ -478,6 +555,11 @@ static void deliver_sipi(struct mock_ap *ap, uint8_t vector)
     }
     if (ap->behavior == MOCK_AP_SLOW) {
         spawn(slow_ap_thread, ap, slot);
+        return;
+    }
+    if (ap->behavior == MOCK_AP_CLAIMS_DURING_REINIT
+        && __atomic_load_n(&ap->inits_sent, __ATOMIC_ACQUIRE) < 2) {
+        spawn(reinit_racer_thread, ap, slot);
         return;
     }
     if (ap->behavior == MOCK_AP_LATE) {
@@ -502,6 +584,8 @@ static void deliver(uint32_t dest, uint32_t low)
         .logical = (low >> 11) & 1,
         .at_ns = clock_ns(),
     };
+    if (m.icr_cost_ns)
+        __atomic_add_fetch(&m.clock_offset, m.icr_cost_ns, __ATOMIC_ACQ_REL);
     pthread_mutex_lock(&m.lock);
     if (m.icr_count < MOCK_MAX_ICR)
         m.icr[m.icr_count++] = rec;
@@ -511,10 +595,20 @@ static void deliver(uint32_t dest, uint32_t low)
     if (dest == m.bsp && rec.delivery != 0x400u && rec.delivery != 0x000u)
         protocol_error("INIT or SIPI sent to the BSP");
     struct mock_ap *ap = mock_ap_by_id(dest);
-    if (ap && rec.delivery == 0x500u)
-        deliver_init(ap);
-    else if (ap && rec.delivery == 0x600u)
+    if (ap && rec.delivery == 0x500u) {
+        __atomic_add_fetch(&ap->inits_sent, 1, __ATOMIC_ACQ_REL);
+        if (m.init_delay_ns) {
+            ap->init_in_flight = true;
+            ap->init_lands_at_ns = rec.at_ns + m.init_delay_ns;
+        } else {
+            deliver_init(ap);
+        }
+    } else if (ap && rec.delivery == 0x600u) {
+        __atomic_add_fetch(&ap->sipis_sent, 1, __ATOMIC_ACQ_REL);
+        if (ap->init_in_flight)
+            deliver_init(ap);  /* in order: the INIT before it lands first */
         deliver_sipi(ap, rec.vector);
+    }
     pthread_mutex_unlock(&m.lock);
     /* The BSP descheduled right after the SIPI that woke an AP. */
     if (current_cpu == m.bsp && m.bsp_stall_ns && __atomic_load_n(&m.some_ap_won, __ATOMIC_ACQUIRE)) {
@@ -541,6 +635,9 @@ static uint32_t apic_read(void *ctx, uint32_t reg)
 static void apic_write(void *ctx, uint32_t reg, uint32_t value)
 {
     (void)ctx;
+    if ((reg == SMPBOOT_APIC_REG_ICR_HIGH || reg == SMPBOOT_APIC_REG_ICR_LOW)
+        && !mock_arch_irqs_masked())
+        protocol_error("ICR written in two stores with interrupts on");
     if (reg == SMPBOOT_APIC_REG_ICR_HIGH) {
         if (m.x2apic)
             protocol_error("ICR_HIGH written in x2APIC mode");
@@ -558,20 +655,41 @@ static void apic_write_icr(void *ctx, uint64_t icr)
     (void)ctx;
     if (!m.x2apic && (icr >> 32) > 0xFFu)
         protocol_error("xAPIC destination wider than 8 bits");
+    if (m.x2apic && !mock_arch_take_fence())
+        protocol_error("x2APIC ICR written without a store fence before it");
     if (m.icr_stuck && !m.x2apic)
         return;
     deliver((uint32_t)(icr >> 32), (uint32_t)icr);
 }
 
+/* Every mock call is a moment at which a delayed INIT may land. */
+static void land_due_inits(void)
+{
+    if (!m.init_delay_ns)
+        return;
+    pthread_mutex_lock(&m.lock);
+    uint64_t t = clock_ns();
+    for (unsigned i = 0; i < m.ap_count; i++)
+        if (m.aps[i].init_in_flight && t >= m.aps[i].init_lands_at_ns)
+            deliver_init(&m.aps[i]);
+    pthread_mutex_unlock(&m.lock);
+}
+
 static uint64_t host_now(void *ctx)
 {
     (void)ctx;
-    return clock_ns();
+    land_due_inits();
+    cut_off_if_reset();
+    if (__atomic_load_n(&m.clock_stopped, __ATOMIC_ACQUIRE))
+        return m.clock_stopped_at;
+    return clock_ns() + __atomic_load_n(&m.clock_offset, __ATOMIC_ACQUIRE);
 }
 
 static void host_relax(void *ctx)
 {
     (void)ctx;
+    land_due_inits();
+    cut_off_if_reset();
     sched_yield();
 }
 
@@ -590,6 +708,56 @@ void mock_fill_host(struct smpboot_host *host, bool with_write_icr)
         .log = NULL,
         .relax = host_relax,
     };
+}
+
+#define MAX_HEAP_STACKS 1024
+static struct {
+    void *base[MAX_HEAP_STACKS];
+    size_t bytes[MAX_HEAP_STACKS];
+    unsigned count;
+    unsigned calls;
+    unsigned fail_call;
+} heap_stacks;
+
+static void *heap_alloc_stack(void *ctx, size_t bytes)
+{
+    (void)ctx;
+    if (++heap_stacks.calls == heap_stacks.fail_call || heap_stacks.count == MAX_HEAP_STACKS)
+        return NULL;
+    void *base = aligned_alloc(PAGE, bytes);
+    heap_stacks.base[heap_stacks.count] = base;
+    heap_stacks.bytes[heap_stacks.count++] = bytes;
+    return base;
+}
+
+static void heap_free_stack(void *ctx, void *base, size_t bytes)
+{
+    (void)ctx;
+    for (unsigned i = 0; i < heap_stacks.count; i++) {
+        if (heap_stacks.base[i] != base)
+            continue;
+        if (heap_stacks.bytes[i] != bytes)
+            protocol_error("free_stack with a size that differs from the allocation");
+        free(base);
+        heap_stacks.count--;
+        heap_stacks.base[i] = heap_stacks.base[heap_stacks.count];
+        heap_stacks.bytes[i] = heap_stacks.bytes[heap_stacks.count];
+        return;
+    }
+    protocol_error("free_stack of a stack alloc_stack never returned");
+}
+
+void mock_use_heap_stacks(struct smpboot_host *host, unsigned fail_call)
+{
+    heap_stacks.calls = 0;
+    heap_stacks.fail_call = fail_call;
+    host->alloc_stack = heap_alloc_stack;
+    host->free_stack = heap_free_stack;
+}
+
+unsigned mock_heap_stacks_outstanding(void)
+{
+    return heap_stacks.count;
 }
 
 bool mock_join_aps(void)

@@ -1,9 +1,11 @@
 /*
  * A simulated machine for the engine's host tests: physical memory and a
- * frame allocator, a local APIC that records every ICR write, a clock, and
- * APs that are threads. An AP behaves like the trampoline would: on the SIPI
- * it answers, it finds its slot by APIC ID and wins it by compare-and-swap,
- * then a thread enters smpboot_ap_main() as that CPU.
+ * frame allocator, a local APIC that records every ICR write (and flags an
+ * xAPIC ICR pair written with interrupts on, or an x2APIC ICR write with no
+ * store fence before it), a clock, and APs that are threads. An AP behaves
+ * like the trampoline would: on the SIPI it answers, it finds its slot by
+ * APIC ID and wins it by compare-and-swap (KICKED -> CLAIMED), then a thread
+ * enters smpboot_ap_main() as that CPU.
  */
 #ifndef SMPBOOT_TESTS_MOCK_HOST_H
 #define SMPBOOT_TESTS_MOCK_HOST_H
@@ -27,6 +29,13 @@ enum mock_ap_behavior {
     MOCK_AP_STALL,        /* wins its slot, then dies in long mode */
     MOCK_AP_NEEDS_SDM,    /* ignores SIPIs sent without a 10 ms INIT delay */
     MOCK_AP_SLOW,         /* reaches its slot only after the BSP's last SIPI */
+    /*
+     * Wakes on the first SIPI but its trampoline reaches the slot only once
+     * the BSP re-INITs it (sdm_retry): it claims the slot the moment it is
+     * KICKED, and is cut off in the trampoline when that INIT lands. Every
+     * later SIPI it answers at once.
+     */
+    MOCK_AP_CLAIMS_DURING_REINIT,
 };
 
 struct mock_icr {
@@ -52,13 +61,18 @@ struct mock_event {
 struct mock_ap {
     uint32_t apic_id;
     enum mock_ap_behavior behavior;
-    uint32_t inits;
+    uint32_t inits;            /* INITs that landed */
+    uint32_t inits_sent;       /* INITs written to the ICR for it (atomic) */
+    uint32_t sipis_sent;       /* SIPIs written to the ICR for it, answered or not (atomic) */
+    uint32_t resets;           /* atomic: bumped when an INIT lands; a thread of an older
+                                  generation is cut off at its next mock call */
+    bool init_in_flight;       /* with mock_set_init_delay(): written, not landed yet */
+    uint64_t init_lands_at_ns;
     uint32_t sipis;            /* since the last INIT */
     uint64_t init_at_ns;
     bool running;              /* not in wait-for-SIPI */
     bool won_slot;             /* written atomically: a late AP's thread sets these */
     bool lost_slot;            /* ran the trampoline and lost: parked untouched */
-    bool released_itself;      /* found SIPIS_DONE: went on without waiting */
     bool reset_while_late;
     uint32_t entries;          /* times the kernel entry ran on it */
     uint64_t stack_top_seen;
@@ -73,6 +87,14 @@ void mock_fill_host(struct smpboot_host *host, bool with_write_icr);
 /* The session whose slot table the simulated trampoline reads. */
 void mock_attach(struct smpboot *sb);
 
+/*
+ * host.alloc_stack/free_stack from the test's heap (page-aligned, each
+ * checked on free against what was handed out); fail the n-th alloc_stack
+ * call (0: none).
+ */
+void mock_use_heap_stacks(struct smpboot_host *host, unsigned fail_call);
+unsigned mock_heap_stacks_outstanding(void);
+
 /* Fault injection. n counts calls from 1; 0 turns it off. */
 void mock_fail_alloc_call(unsigned n);
 void mock_fail_map_call(unsigned n);
@@ -80,6 +102,23 @@ void mock_set_icr_stuck(bool stuck);
 void mock_set_esr(uint32_t value);
 /* The BSP sleeps this long right after the first SIPI an AP answers (a starved host). */
 void mock_stall_bsp_once(uint64_t ns);
+/*
+ * An INIT lands this long after its ICR write instead of inside it (0: at
+ * once). Meanwhile the AP runs on: a CPU may still claim its slot. It lands
+ * at the first mock call (clock, relax, APIC) after that time, or just
+ * before the next SIPI to the same AP (IPIs from one sender arrive in order).
+ * Freeing frames while any INIT is in flight is a protocol error.
+ */
+void mock_set_init_delay(uint64_t ns);
+/* From now on host.now_ns returns the same value for ever (a clock that needs interrupts). */
+void mock_stop_clock(void);
+/* host.now_ns reads `value` now and runs on from there (to test values near UINT64_MAX). */
+void mock_set_clock_now(uint64_t value);
+/*
+ * Every ICR write moves host.now_ns forward by this much (0: off): a slow,
+ * contended host, simulated without waiting for it.
+ */
+void mock_set_icr_cost(uint64_t ns);
 /* Make the next trampoline-page allocation return this address instead. */
 void mock_force_low_page(uint64_t phys);
 

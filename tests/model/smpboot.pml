@@ -1,50 +1,64 @@
 /*
- * libsmpboot: the INIT-SIPI handshake between the BSP and its APs, as a
- * Promela model for Spin. It follows src/core/bringup.c (one parallel batch,
- * or one batch per AP with -DSERIAL), src/core/finish.c, src/core/ap_main.c
- * and asm/trampoline.asm as of commit d0f9e7d plus the F2 fix in finish.c; docs/model.md says what is
- * abstracted and why, and tests/model/run_spin.py runs every variant.
+ * libsmpboot: the INIT-SIPI handshake between the BSP and its APs (protocol
+ * v2), as a Promela model for Spin. It follows smpboot_start() (one parallel
+ * batch, or one batch per AP with -DSERIAL), smpboot_finish(), the AP's
+ * trampoline claim and smpboot_ap_main(). docs/model.md says what is
+ * abstracted and why; tests/model/run_spin.py runs every variant.
+ *
+ * Slot states: IDLE -> KICKED (BSP) -> CLAIMED (AP, trampoline CAS) ->
+ * ONLINE (AP, C CAS). The BSP gives up by CAS: KICKED or CLAIMED ->
+ * TIMED_OUT. A retry holds the slot HELD from before its re-INIT until the
+ * INIT delay is over, then HELD -> KICKED before its first SIPI.
+ *
+ * The hardware: an INIT lands some time after its send returns (at the
+ * latest when the INIT delay ends, or before a later SIPI to the same CPU is
+ * delivered); a SIPI acts only on a CPU in wait-for-SIPI, and a running CPU
+ * ignores it (MP spec 1.4, B.4.2).
  *
  * Granularity. A BSP step looks at one AP: its result and state words, then
- * at most one CAS or store. An AP step makes at most one access to its state
- * word. Checks of flags that only ever go one way (memory given back) sit in
- * the step that uses that memory.
+ * at most one CAS, store or IPI. An AP step makes at most one access to its
+ * state word. Checks of flags that only ever go one way (memory given back)
+ * sit in the step that uses that memory.
  *
  * Variants (cpp macros: spin -DNAME -a smpboot.pml):
- *   SERIAL          SMPBOOT_MODE_SERIAL: one batch per AP
- *   CONFIG_FAST     smpboot_config_fast() only (default: every config mix)
- *   CONFIG_SDM      smpboot_config_default() only
- *   IPI_FAIL        one IPI of the run may fail: ESR error, or a busy ICR
- *   MUT_FINISH_FREES_ALL  mutant (h), finding F2 before its fix: when an INIT
- *                   fails, finish still frees the trampoline page and slot table
- *   NAP=2           two APs instead of three
- *   LTL_TERMINATION the claim `<> bsp_done` (run pan -a -f, without SAFETY)
- *   MUT_AP_NO_CAS   mutant (a): the trampoline claims with check-then-store
- *   MUT_BSP_NO_CAS  mutant (a): the BSP times an AP out with a plain store
- *   MUT_NO_RELEASE  mutant (b): the AP's release stores and CASes are relaxed
- *   MUT_NO_INIT     mutant (c): finish frees a failed AP's stack, no INIT
- *   MUT_NO_DEADLINE mutant (e): the waits for answers have no deadline
- *   MUT_STALL_STORE mutant (f): STALLED by a plain store, the slot left as
- *                   it is (the race of commit 66c4388)
- *   MUT_ONLINE_EARLY mutant (g): the AP swaps to ONLINE before its last
- *                   stores to the slot
- *   PROBE_*         reachability probes: each asserts that a scenario never
- *                   happens, so a violation is the witness that it can
+ *   SERIAL           SMPBOOT_MODE_SERIAL: one batch per AP
+ *   CONFIG_FAST      one SIPI and sdm_retry only (default: every config mix)
+ *   CONFIG_SDM       two SIPIs, no retry only
+ *   NAP=2            two APs instead of three
+ *   IPI_FAIL         one IPI of the run may fail: ESR error, or a busy ICR
+ *   INIT_INSTANT     an INIT takes effect inside its send (the abstraction of
+ *                    protocol v1's model, which hid finding B2)
+ *   LTL_TERMINATION  the claim `<> bsp_done` (run pan -a -f, without SAFETY)
+ *   MUT_AP_NO_CAS    the trampoline claims with check-then-store
+ *   MUT_BSP_NO_CAS   the BSP gives up on a KICKED slot with a plain store
+ *   MUT_NO_RELEASE   the AP's CAS to ONLINE is not a release
+ *   MUT_NO_INIT      finish frees a failed AP's stack without INIT
+ *   MUT_NO_SETTLE    finish frees stacks as soon as its INITs are sent
+ *   MUT_NO_DEADLINE  the waits for answers have no deadline
+ *   MUT_STALL_STORE  STALLED by a plain store, the slot left CLAIMED
+ *   MUT_ONLINE_EARLY the AP swaps to ONLINE before its slot stores
+ *   MUT_ONLINE_STORE the AP goes ONLINE by check-then-store, not CAS
+ *   MUT_FINISH_FREES_ALL  after a failed INIT, finish still frees the
+ *                    trampoline page and the slot table
+ *   MUT_EARLY_KICK   finding B2: the retry swaps HELD -> KICKED right after
+ *                    sending its INIT, before the INIT delay
+ *   MUT_SIPI_RESTARTS  hardware without the SIPI-once rule: a SIPI restarts
+ *                    a CPU that is already running
+ *   PROBE_*          reachability probes: each asserts that a scenario never
+ *                    happens, so a violation is the witness that it can
  */
 
 #ifndef NAP
 #define NAP 3
 #endif
 
-/* enum smpboot_slot_state (src/core/slot.h) */
+/* enum smpboot_slot_state (src/core/slot.h); 4 and 7 are retired */
 #define IDLE      0
 #define KICKED    1
 #define HELD      2
-#define ARRIVED   3
-#define RELEASED  4
+#define CLAIMED   3
 #define ONLINE    5
 #define TIMED_OUT 6
-#define SIPIS_DONE 7
 
 /* enum smpboot_cpu_result (include/smpboot/cpu.h) */
 #define NOT_STARTED   0
@@ -74,16 +88,15 @@ byte stack_owner[NAP];       /* the frames of AP i's stack */
 bool tramp_freed;            /* the trampoline page was given back */
 bool slots_freed;            /* the slot table was given back */
 
-/* Store buffers for property 4: a plain store waits here until it drains. */
-bool buf_online_ns[NAP];     /* slot->online_ns */
-bool mem_online_ns[NAP];
-bool buf_cpu_progress[NAP];  /* cpus[i].progress = ONLINE */
-bool mem_cpu_progress[NAP];
+/* The AP's plain stores into its slot (stamps), for property 4. */
+bool buf_stamps[NAP];        /* still in the AP's store buffer */
+bool mem_stamps[NAP];        /* visible to the BSP */
 
 /* --- The hardware, per AP. --- */
 bool hw_running[NAP];        /* out of wait-for-SIPI: running, or halted */
 bool sipi_pending[NAP];      /* a SIPI arrived; the AP may act on it late */
-bool init_hit[NAP];          /* an INIT reset the AP: it leaves its code */
+bool init_inflight[NAP];     /* an INIT was sent and has not landed yet */
+bool init_hit[NAP];          /* a reset (INIT) stopped the AP where it was */
 bool icr_stuck;              /* IPI_FAIL: e->icr_stuck, the engine sends no more */
 byte icr_held[NAP];          /* IPI_FAIL: the busy ICR still holds an IPI for AP i */
 bool ipi_failed;             /* IPI_FAIL: at most one IPI of the run fails */
@@ -91,10 +104,10 @@ bool ipi_failed;             /* IPI_FAIL: at most one IPI of the run fails */
 /* --- Ghost state, for the assertions only. --- */
 byte entries[NAP];           /* (1) kernel entries */
 bool on_stack[NAP];          /* (2) AP i runs on, or is halted on, its stack */
-bool claimed[NAP];           /* AP i won KICKED -> ARRIVED at least once */
-bool went_online[NAP];       /* AP i won RELEASED -> ONLINE */
-bool reset_running[NAP];     /* an INIT reset AP i while it ran, during start */
-bool self_released[NAP];     /* AP i won SIPIS_DONE -> RELEASED */
+bool claimed[NAP];           /* AP i won KICKED -> CLAIMED at least once */
+bool went_online[NAP];       /* AP i won CLAIMED -> ONLINE */
+bool reset_running[NAP];     /* PROBE_RETRY_ONLINE: a reset hit AP i running, during start */
+bool ran_before_init[NAP];   /* PROBE_LATE_INIT: AP i ran while an INIT to it was on its way */
 bool start_done;             /* smpboot_start() returned */
 bool bsp_done;               /* ... and smpboot_finish() too */
 
@@ -111,43 +124,42 @@ inline uses_stack(k)
     assert(on_stack[k] && stack_owner[k] == k)
 }
 
-/* A release store or CAS: every earlier store of this AP drains first. */
+/* A plain store to the slot's stamp fields: it sits in the store buffer. */
+inline stamp_store(k)
+{
+    buf_stamps[k] = true;
+    mem_stamps[k] = false
+}
+
+/* A release CAS: every earlier store of this AP drains first. */
 #ifdef MUT_NO_RELEASE
 inline release_fence(k) { skip }
 #else
 inline release_fence(k)
 {
     if
-    :: buf_online_ns[k] -> mem_online_ns[k] = true; buf_online_ns[k] = false
-    :: else -> skip
-    fi;
-    if
-    :: buf_cpu_progress[k] -> mem_cpu_progress[k] = true; buf_cpu_progress[k] = false
+    :: buf_stamps[k] -> mem_stamps[k] = true; buf_stamps[k] = false
     :: else -> skip
     fi
 }
 #endif
 
-/* (4) The BSP acquired state == ONLINE: it reads slot->online_ns and progress. */
+/* (4) The BSP acquired state == ONLINE: it reads the AP's stamps. */
 inline saw_state_online(k)
 {
-    assert(mem_online_ns[k])
-}
-
-/* (4) The BSP, or the kernel after it, acquired result == ONLINE. */
-inline saw_result_online(k)
-{
-    assert(mem_cpu_progress[k])
+    assert(mem_stamps[k])
 }
 
 /*
- * INIT: the AP drops whatever it runs and waits for a SIPI; a SIPI it has
- * not acted on yet is gone too. Sent to a CPU that went online, it would
- * kill a CPU the kernel already owns.
+ * The CPU is reset and waits for a SIPI; a SIPI it has not acted on yet is
+ * gone too. (7): a reset never takes a CPU the kernel owns, nor one holding
+ * a claim (CLAIMED is set only by the AP's own CAS, and the BSP takes a
+ * claim back only by CAS to TIMED_OUT): otherwise a CPU is lost.
  */
-inline init_effect(k)
+inline reset_cpu(k)
 {
     assert(!went_online[k]);
+    assert(state[k] != CLAIMED);
     if
     :: hw_running[k] ->
         init_hit[k] = true;
@@ -157,18 +169,53 @@ inline init_effect(k)
         skip
     :: else -> skip
     fi;
+#ifdef PROBE_LATE_INIT
+    assert(!ran_before_init[k]);
+#endif
     hw_running[k] = false;
     sipi_pending[k] = false;
     on_stack[k] = false
 }
 
-/* A SIPI reaches a CPU in wait-for-SIPI, or is lost; a running CPU ignores it. */
-inline sipi_effect(k)
+inline init_lands(k)
 {
+    init_inflight[k] = false;
+    reset_cpu(k)
+}
+
+/*
+ * The INIT leaves the ICR; it lands later (Hardware), or at once with
+ * INIT_INSTANT. A second INIT on the way merges with the first.
+ */
+#ifdef INIT_INSTANT
+inline init_sent(k) { init_inflight[k] = true; init_lands(k) }
+#else
+inline init_sent(k) { init_inflight[k] = true }
+#endif
+
+/*
+ * A SIPI reaches the AP. IPIs from the BSP to one CPU arrive in order, so an
+ * INIT still on its way lands first. In wait-for-SIPI the SIPI is delivered
+ * (the AP may act on it late) or lost; a running or halted CPU ignores it.
+ */
+inline sipi_arrives(k)
+{
+    if
+    :: init_inflight[k] -> init_lands(k)
+    :: else -> skip
+    fi;
     if
     :: !hw_running[k] -> sipi_pending[k] = true
     :: !hw_running[k] -> skip
-    :: hw_running[k] -> skip
+    :: hw_running[k] ->
+#ifdef PROBE_SIPI_TO_ONLINE
+        assert(!went_online[k]);
+#endif
+#ifdef MUT_SIPI_RESTARTS
+        reset_cpu(k);
+        sipi_pending[k] = true;
+#endif
+        skip
     fi
 }
 
@@ -183,8 +230,8 @@ inline sipi_effect(k)
 inline send_ipi(k, ok, kind)
 {
     if
-    :: kind == HELD_INIT -> init_effect(k); ok = true
-    :: kind == HELD_SIPI -> sipi_effect(k); ok = true
+    :: kind == HELD_INIT -> init_sent(k); ok = true
+    :: kind == HELD_SIPI -> sipi_arrives(k); ok = true
     :: !ipi_failed -> ipi_failed = true; ok = false                     /* ESR error */
     :: !ipi_failed -> ipi_failed = true; icr_held[k] = kind; ok = false /* ICR busy */
     fi
@@ -216,19 +263,35 @@ inline finish_init(k, ok)
     fi
 }
 #else
-inline send_init(k, ok) { init_effect(k); ok = true }
-inline send_sipi(k, ok) { sipi_effect(k); ok = true }
-inline finish_init(k, ok) { init_effect(k); ok = true }
+inline send_init(k, ok) { init_sent(k); ok = true }
+inline send_sipi(k, ok) { sipi_arrives(k); ok = true }
+inline finish_init(k, ok) { init_sent(k); ok = true }
 #endif
+
+/* Time passes: every INIT to the batch still on its way lands now. */
+inline all_inits_land(lo, hi)
+{
+    k = lo;
+    do
+    :: k < hi ->
+        if
+        :: init_inflight[k] -> init_lands(k)
+        :: else -> skip
+        fi;
+        k++
+    :: else -> break
+    od;
+    k = 0
+}
 
 /*
  * note_send_failure(): the AP may have answered an earlier SIPI, so the BSP
- * gives up on it only by CAS.
+ * gives up on it only by CAS, KICKED (or HELD, in a retry) -> TIMED_OUT.
  */
 inline send_failed(k)
 {
     if
-    :: state[k] == KICKED -> state[k] = TIMED_OUT; verdict(k, R_SEND_FAILED)
+    :: state[k] == KICKED || state[k] == HELD -> state[k] = TIMED_OUT; verdict(k, R_SEND_FAILED)
     :: else -> skip
     fi
 }
@@ -237,7 +300,6 @@ inline send_failed(k)
 inline record_online(k)
 {
     saw_state_online(k);
-    saw_result_online(k);
     verdict(k, R_ONLINE)
 }
 
@@ -249,17 +311,14 @@ inline record_online(k)
 proctype AP(byte i)
 {
     bool lost;
-#ifdef MUT_AP_NO_CAS
-    bool saw_kicked;
-#endif
 
 restart:
     {
         lost = false;
         /*
-         * Wait for SIPI. Then, in one step: real mode (params.entered++, the
-         * GDT), 32-bit mode, the scan of the slot table for our APIC ID, and
-         * the claim. A late SIPI is this step taken long after the send.
+         * Wait for SIPI. Then, in one step: real mode, 32-bit mode, the scan
+         * of the slot table for our APIC ID, and the claim. A late SIPI is
+         * this step taken long after the send.
          */
 end_wait:
         atomic {
@@ -267,111 +326,89 @@ end_wait:
             sipi_pending[i] = false;
             hw_running[i] = true;
             assert(!tramp_freed && !slots_freed);
+#ifdef PROBE_LATE_INIT
+            ran_before_init[i] = init_inflight[i];
+#endif
 #ifndef MUT_AP_NO_CAS
             if
-            :: state[i] == KICKED ->        /* lock cmpxchg: KICKED -> ARRIVED */
-                state[i] = ARRIVED;
+            :: state[i] == KICKED ->        /* lock cmpxchg: KICKED -> CLAIMED */
+                state[i] = CLAIMED;
                 claimed[i] = true
-            :: else -> lost = true
+            :: else ->
+#ifdef PROBE_LATE_LOSS
+                assert(state[i] != TIMED_OUT);
+#endif
+#ifdef PROBE_HELD_LOSS
+                assert(state[i] != HELD);
+#endif
+                lost = true
             fi
 #else
-            saw_kicked = (state[i] == KICKED)
+            lost = (state[i] != KICKED)
 #endif
         };
 #ifdef MUT_AP_NO_CAS
         if
-        :: saw_kicked ->
+        :: !lost ->
             atomic {
                 assert(!slots_freed);
                 /* (3) the store must not overwrite a state the AP has not won */
                 assert(state[i] == KICKED);
-                state[i] = ARRIVED;
-                claimed[i] = true;
-                saw_kicked = false
-            }
-        :: else -> lost = true
-        fi;
-#endif
-        /* Lost that: lock cmpxchg SIPIS_DONE -> RELEASED, else jne park. */
-        if
-        :: lost ->
-            atomic {
-                assert(!slots_freed);
-                if
-                :: state[i] == SIPIS_DONE ->
-                    state[i] = RELEASED;
-                    claimed[i] = true;
-#ifdef PROBE_SELF_RELEASE
-                    self_released[i] = true;
-#endif
-                    lost = false
-                :: else ->
-#ifdef PROBE_LATE_LOSS
-                    assert(state[i] != TIMED_OUT);
-#endif
-#ifdef PROBE_HELD_LOSS
-                    assert(state[i] != HELD);
-#endif
-                    skip
-                fi
+                state[i] = CLAIMED;
+                claimed[i] = true
             }
         :: else -> skip
         fi;
+#endif
         if
         :: lost -> goto park    /* (3) having lost, it touches nothing */
         :: else -> assert(result[i] != R_TIMED_OUT)
         fi;
 
         /*
-         * Won. Progress and TSC stores, the control registers from params,
-         * long mode, rsp = slot->stack_top, call smpboot_ap_main, progress C.
+         * Won: no wait for the BSP. Trampoline stamps, long mode, rsp =
+         * slot->stack_top, jmp smpboot_ap_main; there the NMI-only IDT,
+         * invlpg of the trampoline page, the C stamps into the slot.
          */
         atomic {
             assert(!tramp_freed && !slots_freed);
             assert(claimed[i]);
             on_stack[i] = true;
-            uses_stack(i)
-        };
-
-        /*
-         * Poll for RELEASED. Any state but ARRIVED: the BSP gave up on us,
-         * park. After release_wait_bound(): flag GAVE_UP in the slot, park.
-         */
-        do
-        :: atomic { state[i] == RELEASED -> uses_stack(i); assert(!slots_freed) }; break
-        :: atomic { state[i] == ARRIVED -> uses_stack(i); assert(!slots_freed) }
-        :: atomic { state[i] != RELEASED && state[i] != ARRIVED -> uses_stack(i); assert(!slots_freed) };
-            goto park_on_stack
-        :: atomic { uses_stack(i); assert(!slots_freed) };  /* ap_flags = GAVE_UP */
-            goto park_on_stack
-        od;
-
+            uses_stack(i);
 #ifndef MUT_ONLINE_EARLY
-        /*
-         * cpu->progress = ONLINE, slot->online_ns, cpu->timeline.online (plain
-         * stores); slot->progress = ONLINE (release store).
-         */
-        atomic {
-            uses_stack(i);
-            assert(!slots_freed);
-            buf_cpu_progress[i] = true;
-            buf_online_ns[i] = true;
-            release_fence(i)
-        };
+            stamp_store(i)
 #endif
+        };
 
-        /* RELEASED -> ONLINE (acq_rel CAS); on failure the BSP gave up: park. */
+        /* CLAIMED -> ONLINE (acq_rel CAS); on failure the BSP gave up: park. */
         atomic {
             uses_stack(i);
             assert(!slots_freed);
+#ifndef MUT_ONLINE_STORE
             if
-            :: state[i] == RELEASED ->
+            :: state[i] == CLAIMED ->
                 release_fence(i);
                 state[i] = ONLINE;
                 went_online[i] = true
             :: else -> lost = true
             fi
+#else
+            lost = (state[i] != CLAIMED)
+#endif
         };
+#ifdef MUT_ONLINE_STORE
+        if
+        :: !lost ->
+            atomic {
+                uses_stack(i);
+                assert(!slots_freed);
+                release_fence(i);
+                state[i] = ONLINE;      /* a store: whatever the BSP decided meanwhile */
+                went_online[i] = true
+            }
+        :: else -> skip
+        fi;
+#endif
         if
         :: lost -> goto park_on_stack
         :: else -> skip
@@ -381,9 +418,7 @@ end_wait:
         atomic {
             uses_stack(i);
             assert(!slots_freed);
-            buf_cpu_progress[i] = true;
-            buf_online_ns[i] = true;
-            release_fence(i)
+            stamp_store(i)
         };
 #endif
 
@@ -395,9 +430,6 @@ end_wait:
 #ifdef PROBE_RETRY_ONLINE
             assert(!reset_running[i]);
 #endif
-#ifdef PROBE_SELF_RELEASE
-            assert(!self_released[i]);
-#endif
             skip
         };
 end_kernel:
@@ -407,7 +439,7 @@ park_on_stack:
         assert(on_stack[i]);
 park:
 end_park:
-        false   /* cli; hlt: only INIT wakes it */
+        false   /* cli; hlt: only a reset wakes it */
     } unless {
         atomic { init_hit[i] -> init_hit[i] = false }
     };
@@ -415,27 +447,27 @@ end_park:
 }
 
 /*
- * What happens on its own, at any moment: a pending plain store becomes
- * visible (only mutant (b) leaves stores pending between steps: release
- * ordering drains them inside the releasing step), and with IPI_FAIL the
- * IPI held in a busy ICR goes out after all.
+ * What happens on its own, at any moment: an INIT on its way lands, a plain
+ * store becomes visible (only mutant MUT_NO_RELEASE leaves one pending past
+ * the AP's CAS), and with IPI_FAIL the IPI held in a busy ICR goes out.
  */
-#define DRAIN(buf, mem, k) :: atomic { buf[k] -> mem[k] = true; buf[k] = false }
+#define LAND(k) :: atomic { init_inflight[k] -> init_lands(k) }
+#define DRAIN(k) :: atomic { buf_stamps[k] -> mem_stamps[k] = true; buf_stamps[k] = false }
 #define HELD_IPI(k) \
-    :: atomic { icr_held[k] == HELD_INIT -> icr_held[k] = 0; init_effect(k) } \
-    :: atomic { icr_held[k] == HELD_SIPI -> icr_held[k] = 0; sipi_effect(k) }
+    :: atomic { icr_held[k] == HELD_INIT -> icr_held[k] = 0; init_sent(k) } \
+    :: atomic { icr_held[k] == HELD_SIPI -> icr_held[k] = 0; sipi_arrives(k) }
 
 active proctype Hardware()
 {
 end_idle:
     do
-    DRAIN(buf_online_ns, mem_online_ns, 0)
-    DRAIN(buf_online_ns, mem_online_ns, 1)
-    DRAIN(buf_cpu_progress, mem_cpu_progress, 0)
-    DRAIN(buf_cpu_progress, mem_cpu_progress, 1)
+    LAND(0)
+    LAND(1)
+    DRAIN(0)
+    DRAIN(1)
 #if NAP >= 3
-    DRAIN(buf_online_ns, mem_online_ns, 2)
-    DRAIN(buf_cpu_progress, mem_cpu_progress, 2)
+    LAND(2)
+    DRAIN(2)
 #endif
 #ifdef IPI_FAIL
     HELD_IPI(0)
@@ -449,7 +481,7 @@ end_idle:
 
 /* --------------------------------------------------------------------- */
 
-/* poll_batch(): release every AP that answered, count the rest. */
+/* poll_batch(): record every AP that went online, count the rest. */
 inline poll_batch()
 {
     atomic { unanswered = 0; not_online = 0; j = first };
@@ -459,9 +491,8 @@ inline poll_batch()
             if
             :: IN_FLIGHT(j) ->
                 if
-                :: state[j] == KICKED || state[j] == HELD || state[j] == SIPIS_DONE -> unanswered++
-                :: state[j] == ARRIVED -> state[j] = RELEASED; not_online++
-                :: state[j] == RELEASED -> not_online++
+                :: state[j] == KICKED || state[j] == HELD -> unanswered++
+                :: state[j] == CLAIMED -> not_online++
                 :: state[j] == ONLINE -> record_online(j)
                 :: state[j] == TIMED_OUT -> skip
                 fi
@@ -474,23 +505,13 @@ inline poll_batch()
 }
 
 /*
- * wait_batch(): poll, stop on the goal, else the deadline may have passed
- * after any poll. The deadline is time, and time always comes, so the model
- * bounds the polls: at most one per AP of the batch, and none more once no
- * AP of the batch is KICKED, HELD or ARRIVED (RELEASABLE, a test the model
- * makes, not a read the BSP makes). A poll changes shared state only by
- * releasing an ARRIVED AP, at most once per AP, or by recording ONLINE,
- * which the next poll or the final loop records just the same: nothing
- * reads a result word meanwhile. So longer waits reach nothing new.
+ * wait_batch(): poll, stop on the goal, else at the deadline. A poll changes
+ * no state an AP reads: it only records ONLINE, which is final and which
+ * any later poll or give_verdicts() records just the same. A wait of many
+ * polls therefore reaches nothing that one poll, taken at the moment the
+ * wait ends, does not: the model polls once (the AP steps that a longer
+ * wait lets happen may all come before that poll).
  */
-#define CAN_RELEASE(k) (first <= k && k < last && \
-                        (state[k] == KICKED || state[k] == HELD || state[k] == ARRIVED))
-#if NAP >= 3
-#define RELEASABLE (CAN_RELEASE(0) || CAN_RELEASE(1) || CAN_RELEASE(2))
-#else
-#define RELEASABLE (CAN_RELEASE(0) || CAN_RELEASE(1))
-#endif
-
 inline wait_batch(wanted)
 {
     goal = wanted;
@@ -500,22 +521,24 @@ inline wait_batch(wanted)
         :: goal == GOAL_ANSWERED && unanswered == 0 -> break
         :: goal == GOAL_ONLINE && unanswered == 0 && not_online == 0 -> break
         :: else ->
-            polls++;
-            if
 #ifndef MUT_NO_DEADLINE
-            :: break                                            /* now >= until */
+            break                                   /* now >= until */
 #else
+            if
             :: goal == GOAL_TIME_ONLY -> break
-            :: goal != GOAL_TIME_ONLY -> polls = 0              /* no deadline */
-#endif
-            :: polls < last - first && RELEASABLE -> skip       /* relax, poll again */
+            :: else -> skip                         /* no deadline: poll again */
             fi
+#endif
         fi
     od;
-    atomic { goal = 0; polls = 0; unanswered = 0; not_online = 0 }
+    atomic { goal = 0; unanswered = 0; not_online = 0 }
 }
 
-/* kick_batch(): INITs (a retry holds each slot around its INIT), then SIPIs. */
+/*
+ * kick_batch(): INITs, the INIT delay, the SIPIs. The first attempt kicks
+ * every IDLE slot; a retry holds every slot still KICKED (KICKED -> HELD by
+ * CAS) before its re-INIT and keeps it HELD until the INIT delay is over.
+ */
 inline kick_batch(retry, nsipi)
 {
     j = first;
@@ -547,21 +570,22 @@ inline kick_batch(retry, nsipi)
             }
         :: retry ->
             atomic {
+                held = (IN_FLIGHT(j) && state[j] == KICKED);
                 if
-                :: result[j] == NOT_STARTED && (state[j] == KICKED || state[j] == SIPIS_DONE) ->
-                    state[j] = HELD;            /* CAS KICKED, else SIPIS_DONE, -> HELD */
-                    held = true
-                :: else -> held = false     /* answered meanwhile */
+                :: held -> state[j] = HELD      /* CAS KICKED -> HELD */
+                :: else -> skip                 /* answered meanwhile */
                 fi
             };
             if
             :: held ->
-                atomic { send_init(j, ok) };
                 atomic {
+                    send_init(j, ok);
+#ifdef MUT_EARLY_KICK
                     if
                     :: state[j] == HELD -> state[j] = KICKED
                     :: else -> skip
                     fi;
+#endif
                     if
                     :: !ok -> send_failed(j)
                     :: else -> skip
@@ -577,8 +601,36 @@ inline kick_batch(retry, nsipi)
     od;
     j = 0;
 
+    /*
+     * The INIT delay. The retry's is the SDM's 10 ms, by whose end its INITs
+     * have landed; then HELD -> KICKED, just before its first SIPI. The first
+     * attempt's may be 0: nothing of ours runs on an AP before our first
+     * SIPI, which its INIT precedes on the wire.
+     */
     wait_batch(GOAL_TIME_ONLY);
+    if
+    :: retry ->
+        atomic { all_inits_land(first, last) };
+        j = first;
+        do
+        :: atomic {
+            j < last ->
+                if
+                :: state[j] == HELD -> state[j] = KICKED    /* CAS HELD -> KICKED */
+                :: else -> skip
+                fi;
+                j++
+            }
+        :: atomic { j >= last -> j = 0 }; break
+        od
+    :: else -> skip
+    fi;
 
+    /*
+     * SIPI rounds: only to slots still KICKED. The load of the state and the
+     * ICR write are two steps: the AP may claim in between, and the SIPI
+     * then reaches a running CPU.
+     */
     round = 0;
     do
     :: round < nsipi ->
@@ -588,18 +640,15 @@ inline kick_batch(retry, nsipi)
         fi;
         j = first;
         do
-        :: atomic {
-            j < last ->
+        :: atomic { j < last && !(IN_FLIGHT(j) && state[j] == KICKED) -> j++ }
+        :: atomic { j < last && IN_FLIGHT(j) && state[j] == KICKED -> skip };
+            atomic {
+                send_sipi(j, ok);
                 if
-                :: IN_FLIGHT(j) && state[j] == KICKED ->
-                    send_sipi(j, ok);
-                    if
-                    :: !ok -> send_failed(j)
-                    :: else -> skip
-                    fi;
-                    ok = true
+                :: !ok -> send_failed(j)
                 :: else -> skip
                 fi;
+                ok = true;
                 j++
             }
         :: atomic { j >= last -> j = 0 }; break
@@ -607,24 +656,10 @@ inline kick_batch(retry, nsipi)
         round++
     :: else -> break
     od;
-    round = 0;
-
-    /* Every SIPI of this attempt is out: KICKED -> SIPIS_DONE by CAS. */
-    j = first;
-    do
-    :: atomic {
-        j < last ->
-            if
-            :: IN_FLIGHT(j) && state[j] == KICKED -> state[j] = SIPIS_DONE
-            :: else -> skip
-            fi;
-            j++
-        }
-    :: atomic { j >= last -> j = 0 }; break
-    od
+    round = 0
 }
 
-/* give_verdicts(): time out the silent, wait for the released, judge the rest. */
+/* give_verdicts(): time out the silent, wait for the claimed, judge the rest. */
 inline give_verdicts()
 {
     j = first;
@@ -633,16 +668,15 @@ inline give_verdicts()
 #ifndef MUT_BSP_NO_CAS
         atomic {
             if
-            :: IN_FLIGHT(j) && (state[j] == KICKED || state[j] == SIPIS_DONE) ->
-                /* CAS KICKED, else SIPIS_DONE, -> TIMED_OUT */
-                state[j] = TIMED_OUT;
+            :: IN_FLIGHT(j) && state[j] == KICKED ->
+                state[j] = TIMED_OUT;               /* CAS KICKED -> TIMED_OUT */
                 verdict(j, R_TIMED_OUT)
             :: else -> skip
             fi;
             j++
         }
 #else
-        atomic { pending = (IN_FLIGHT(j) && (state[j] == KICKED || state[j] == SIPIS_DONE)) };
+        atomic { pending = (IN_FLIGHT(j) && state[j] == KICKED) };
         atomic {
             if
             :: pending -> state[j] = TIMED_OUT; verdict(j, R_TIMED_OUT)
@@ -663,15 +697,14 @@ inline give_verdicts()
     :: j < last ->
 #ifndef MUT_STALL_STORE
         /*
-         * Answered, not online: CAS RELEASED -> TIMED_OUT, else CAS ARRIVED ->
-         * TIMED_OUT, then STALLED. Both failing means it went online: the
-         * poll of this one AP records it.
+         * Claimed, not online: CAS CLAIMED -> TIMED_OUT, then STALLED. A
+         * failed CAS means it went online: the poll of this one AP records it.
          */
         atomic {
             if
             :: IN_FLIGHT(j) ->
                 if
-                :: state[j] == RELEASED || state[j] == ARRIVED ->
+                :: state[j] == CLAIMED ->
                     state[j] = TIMED_OUT;
                     verdict(j, R_STALLED)
                 :: state[j] == ONLINE -> record_online(j)
@@ -683,7 +716,7 @@ inline give_verdicts()
         }
 #else
         atomic {
-            pending = (IN_FLIGHT(j) && (state[j] == ARRIVED || state[j] == RELEASED));
+            pending = (IN_FLIGHT(j) && state[j] == CLAIMED);
             if
             :: IN_FLIGHT(j) && state[j] == ONLINE -> record_online(j)
             :: else -> skip
@@ -724,12 +757,13 @@ inline run_batch()
 
 active proctype BSP()
 {
-    byte j, first, last, round, polls, goal, unanswered, not_online, sipi_count;
+    byte j, k, first, last, round, goal, unanswered, not_online, sipi_count;
     bool sdm_retry, late, held, ok = true, pending, init_failed;
+    bool unreset[NAP];
 
     /*
-     * The config: smpboot_config_fast() (one SIPI, SDM retry), the default
-     * (two SIPIs, no retry), or by default any mix of the two.
+     * The config: one or two SIPIs, with or without sdm_retry (default:
+     * two and retry; smpboot_config_sdm(): two, no retry; fast: one, retry).
      */
 #if defined(CONFIG_FAST)
     sipi_count = 1;
@@ -772,11 +806,15 @@ active proctype BSP()
     run_batch();
 #endif
 
-    /* last_online_stamp(), smpboot_online_count(): what start reports. */
-    j = 0;
+    /*
+     * last_online_stamp(), smpboot_online_count(): what start reports. (5):
+     * every AP has its verdict, and no slot is left KICKED, HELD or CLAIMED.
+     */
     do
     :: atomic {
         j < NAP ->
+            assert(result[j] != NOT_STARTED);
+            assert(state[j] == IDLE || state[j] == ONLINE || state[j] == TIMED_OUT);
             if
             :: state[j] == ONLINE -> saw_state_online(j)
             :: else -> skip
@@ -785,61 +823,51 @@ active proctype BSP()
         }
     :: atomic { j >= NAP -> j = 0 }; break
     od;
+    start_done = true;
+
+    /* smpboot_finish(): INIT every AP that is not online and was kicked (slot not IDLE). */
+    do
+    :: j < NAP ->
+        atomic {
+            if
+            :: result[j] != R_ONLINE && state[j] != IDLE ->
+#ifndef MUT_NO_INIT
+                finish_init(j, ok);
+#endif
+                if
+                :: !ok -> unreset[j] = true; init_failed = true
+                :: else -> skip
+                fi
+            :: else -> skip
+            fi;
+            ok = true;
+            j++
+        }
+    :: else -> break
+    od;
+    j = 0;
+
+    /* settle(): an INIT that left the ICR lands before anything is freed. */
+#ifndef MUT_NO_SETTLE
+    atomic { all_inits_land(0, NAP) };
+#endif
+
+    /* The stacks of the APs it reset; an AP it could not reset keeps its own. */
     do
     :: atomic {
         j < NAP ->
-            assert(result[j] != NOT_STARTED);   /* (5) every AP has its verdict */
             if
-            :: result[j] == R_ONLINE -> saw_result_online(j)
+            :: result[j] != R_ONLINE && !unreset[j] ->
+                assert(!on_stack[j]);       /* (2) nobody runs on it */
+                stack_owner[j] = STACK_FREE
             :: else -> skip
             fi;
             j++
         }
     :: atomic { j >= NAP -> j = 0 }; break
     od;
-    start_done = true;
-
-    /* smpboot_finish(): INIT every AP that is not online, then free its stack. */
-    do
-    :: j < NAP ->
-        atomic {
-            pending = (result[j] != R_ONLINE);
-            if
-            :: !pending -> saw_result_online(j)
-            :: else -> skip
-            fi
-        };
-        if
-        :: pending ->
-            atomic {
-                if
-                :: state[j] != IDLE ->
-#ifndef MUT_NO_INIT
-                    finish_init(j, ok);
-#endif
-                    if
-                    :: ok -> state[j] = IDLE
-                    :: else -> skip
-                    fi
-                :: else -> skip
-                fi
-            };
-            if
-            :: ok ->
-                atomic {
-                    assert(!on_stack[j]);       /* (2) nobody runs on it */
-                    stack_owner[j] = STACK_FREE
-                }
-            :: else -> init_failed = true   /* the stack is leaked, not freed */
-            fi
-        :: else -> skip
-        fi;
-        atomic { pending = false; ok = true; j++ }
-    :: else -> break
-    od;
-    j = 0;
 #ifndef MUT_FINISH_FREES_ALL
-    /* An AP that INIT could not reach may still read both: keep them too (finish.c). */
+    /* An AP that INIT could not reach may still read both: keep them too. */
     if
     :: !init_failed ->
         tramp_freed = true;
@@ -867,8 +895,8 @@ active proctype BSP()
 
     /*
      * After finish: a CPU that is not online is quiescent (in wait-for-SIPI,
-     * no SIPI coming), one that went online still owns its stack, and the
-     * verdicts agree with what the APs did.
+     * no SIPI or INIT coming), one that went online still owns its stack,
+     * and the verdicts agree with what the APs did.
      */
     atomic {
         do
@@ -876,7 +904,7 @@ active proctype BSP()
             if
             :: result[j] != R_ONLINE ->
 #ifndef IPI_FAIL
-                assert(!hw_running[j] && !sipi_pending[j] && !on_stack[j]);
+                assert(!hw_running[j] && !sipi_pending[j] && !on_stack[j] && !init_inflight[j]);
 #endif
                 assert(!went_online[j])
             :: else -> assert(went_online[j] && stack_owner[j] == j)

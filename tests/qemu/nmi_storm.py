@@ -2,7 +2,7 @@
 """NMIs from the platform while the APs come up, over many boots.
 
     nmi_storm.py --kernel IMAGE [--boots N] [--append OPTIONS] [--require-survival]
-                 [-- QEMU ARGS...]
+                 [--no-inject] [-- QEMU ARGS...]
 
 Each boot runs under qemu_session.py (QMP socket; a triple fault stops the
 guest instead of ending QEMU). As soon as the kernel has its IDT (the
@@ -10,7 +10,10 @@ serial line "minikernel: command line:"), the runner sends QMP `inject-nmi`
 (the monitor's `nmi`: an NMI to every CPU) back to back until the guest
 exits, stops or the watchdog fires. The kernel counts the NMIs each CPU
 takes and prints them (minikernel: nmi: ...). Use rounds=R in --append to
-run many bring-ups per boot.
+run many bring-ups per boot. With --no-inject the monitor sends nothing:
+the NMIs come from the kernel itself (--append fault=nmi_during_bringup has
+the BSP broadcast them into the trampoline window), and the runner only
+boots, judges and reads the post-mortem.
 
 Outcome of a boot:
   survived     QEMU exit 33 and run_qemu.py's checks pass
@@ -33,6 +36,7 @@ import slot_table
 TOTAL = re.compile(r'^minikernel: nmi: (\d+) NMIs taken in all')
 PER_CPU = re.compile(r'^minikernel: nmi: cpu (\d+) took (\d+)$')
 ROUND = re.compile(r'^smpboot: round r=(\d+) ')
+BROADCASTS = re.compile(r'^minikernel: fault: (\d+) NMI broadcasts sent')
 DURING = re.compile(r'^minikernel: nmi: the BSP took (\d+) NMIs inside smpboot_start')
 READY_LINE = 'minikernel: command line:'
 
@@ -45,6 +49,8 @@ def parse_args(argv):
     parser.add_argument('--max-nmis', type=int, default=200000,
                         help='stop injecting after this many in one boot')
     parser.add_argument('--require-survival', action='store_true')
+    parser.add_argument('--no-inject', action='store_true',
+                        help='inject nothing from the monitor (the kernel sends its own NMIs)')
     parser.add_argument('--expect-ap-nmis', action='store_true',
                         help='a surviving boot must show NMIs taken on an AP too')
     parser.add_argument('-v', '--verbose', action='store_true', help='print each serial log')
@@ -53,7 +59,9 @@ def parse_args(argv):
 
 
 def storm(session, max_nmis):
-    """Inject NMIs until the guest is done; (NMIs sent, outcome)."""
+    """Inject NMIs until the guest is done (none when max_nmis is 0); (NMIs sent, outcome)."""
+    if max_nmis == 0:
+        return 0, session.wait_until_done()
     while not session.seen(READY_LINE):
         if session.exit_status() is not None:
             return 0, 'exited'
@@ -82,7 +90,7 @@ def one_boot(args, layout):
     session = qemu_session.Session(args, args.timeout)
     notes = []
     try:
-        sent, outcome = storm(session, args.max_nmis)
+        sent, outcome = storm(session, 0 if args.no_inject else args.max_nmis)
         if outcome == 'stopped':
             lines, died = slot_table.postmortem(session, layout)
             notes += lines + slot_table.cpu_registers(session)
@@ -105,7 +113,11 @@ def one_boot(args, layout):
     total = None
     rounds = 0
     during = 0
+    broadcasts = None
     for line in serial:
+        m = BROADCASTS.match(line)
+        if m:
+            broadcasts = int(m.group(1))
         m = DURING.match(line)
         if m:
             during += int(m.group(1))
@@ -124,7 +136,7 @@ def one_boot(args, layout):
     return {
         'verdict': verdict, 'summary': summary, 'sent': sent, 'taken': total,
         'bsp': counts.get(0), 'aps': sum(n for cpu, n in counts.items() if cpu > 0),
-        'rounds': rounds, 'during': during, 'seconds': session.seconds, 'serial': serial, 'notes': notes,
+        'rounds': rounds, 'during': during, 'broadcasts': broadcasts, 'seconds': session.seconds, 'serial': serial, 'notes': notes,
     }
 
 
@@ -145,7 +157,9 @@ def main(argv):
         print(f'boot {boot:3}: {r["verdict"]:12} NMIs sent {r["sent"]:6} taken {taken!s:>6} '
               f'(BSP {r["bsp"] if r["bsp"] is not None else "?"}, of them {r["during"]} inside '
               f'smpboot_start; APs {r["aps"]}), '
-              f'{r["rounds"]} bring-ups, {r["seconds"]:.1f} s: {r["summary"]}', flush=True)
+              f'{r["rounds"]} bring-ups, '
+              + ('' if r['broadcasts'] is None else f'{r["broadcasts"]} broadcast by the BSP, ')
+              + f'{r["seconds"]:.1f} s: {r["summary"]}', flush=True)
         for note in r['notes']:
             print('          ' + note)
         if args.verbose or r['verdict'] not in ('survived', 'triple-fault'):

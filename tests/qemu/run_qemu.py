@@ -23,6 +23,13 @@ A run passes when all of these hold:
     --expect-failed where given (in a run expected to fail too, so a test
     can demand exactly "failed=2").
 
+With --grub multiboot2|multiboot the kernel is not given to QEMU's -kernel
+but booted from a GRUB rescue ISO (grub-mkrescue, made in --work-dir) with
+that loader command and --append as its command line, on --firmware
+seabios or ovmf (Debian's OVMF, a fresh variable store each boot). GRUB's
+own terminal output is on the serial console too; its escape sequences are
+dropped before judging. A missing tool makes the run exit 77 (skipped).
+
 With --expect-panic REGEX the run must instead end in a kernel panic: QEMU
 exits 35 and the last line is "minikernel: panic: " followed by a match of
 REGEX. That is how a test checks that a staged failure is caught.
@@ -33,8 +40,10 @@ Exit status 0 means pass.
 import argparse
 import os
 import re
+import shutil
 import subprocess
 import sys
+import tempfile
 import time
 
 SUMMARY = re.compile(
@@ -46,6 +55,13 @@ PANIC_PREFIX = 'minikernel: panic: '
 
 EXIT_SUCCESS = 33  # isa-debug-exit: (0x10 << 1) | 1
 EXIT_FAILURE = 35  # (0x11 << 1) | 1
+SKIPPED = 77  # meson's "skipped"
+
+OVMF_CODE = '/usr/share/OVMF/OVMF_CODE.fd'
+OVMF_VARS = '/usr/share/OVMF/OVMF_VARS.fd'
+ANSI_ESCAPE = re.compile(r'\x1b\[[0-9;?]*[A-Za-z]')
+GRUB_PLATFORMS = {'seabios': ('/usr/lib/grub/i386-pc', 'grub-pc-bin'),
+                  'ovmf': ('/usr/lib/grub/x86_64-efi', 'grub-efi-amd64-bin')}
 
 
 def parse_args(argv):
@@ -71,6 +87,10 @@ def parse_args(argv):
     parser.add_argument('--reject-line', action='append', default=[], metavar='REGEX')
     parser.add_argument('--expect-panic', metavar='REGEX',
                         help='the run must end with a panic whose message matches')
+    parser.add_argument('--grub', choices=['multiboot2', 'multiboot'],
+                        help='boot through a GRUB ISO with this loader command')
+    parser.add_argument('--firmware', choices=['seabios', 'ovmf'], default='seabios')
+    parser.add_argument('--work-dir', help='where the GRUB ISO is made (default: a temp dir)')
     parser.add_argument('qemu_args', nargs='*', help='after --: more QEMU options')
     return parser.parse_args(argv)
 
@@ -80,10 +100,53 @@ def accel_option(args):
     return f'{args.accel},{props}' if props else args.accel
 
 
-def qemu_command(args):
-    command = [args.qemu, '-kernel', args.kernel, '-serial', 'stdio', '-display', 'none',
-               '-monitor', 'none', '-no-reboot',
-               '-device', 'isa-debug-exit,iobase=0xf4,iosize=0x04', '-accel', accel_option(args)]
+def missing_grub_tools(args):
+    missing = [f'{tool} ({package})' for tool, package in
+               (('grub-mkrescue', 'grub-common'), ('xorriso', 'xorriso'), ('mformat', 'mtools'))
+               if not shutil.which(tool)]
+    directory, package = GRUB_PLATFORMS[args.firmware]
+    if not os.path.isdir(directory):
+        missing.append(f'{directory} ({package})')
+    if args.firmware == 'ovmf':
+        missing += [f'{path} (ovmf)' for path in (OVMF_CODE, OVMF_VARS) if not os.path.exists(path)]
+    return missing
+
+
+def make_grub_iso(args, work_dir):
+    """A GRUB rescue ISO that boots the kernel at once, its console on COM1; its path."""
+    root = os.path.join(work_dir, 'iso-root')
+    shutil.rmtree(root, ignore_errors=True)
+    os.makedirs(os.path.join(root, 'boot', 'grub'))
+    shutil.copyfile(args.kernel, os.path.join(root, 'boot', 'minikernel.elf'))
+    with open(os.path.join(root, 'boot', 'grub', 'grub.cfg'), 'w') as cfg:
+        cfg.write('set timeout=0\nset default=0\n'
+                  'serial --unit=0 --speed=115200\n'
+                  'terminal_input serial\nterminal_output serial\n'
+                  f'menuentry "minikernel" {{\n    {args.grub} /boot/minikernel.elf {args.append}\n'
+                  '    boot\n}\n')
+    iso = os.path.join(work_dir, 'minikernel.iso')
+    result = subprocess.run(['grub-mkrescue', '-o', iso, root], stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True, check=False)
+    if result.returncode != 0:
+        print(result.stdout)
+        raise RuntimeError(f'grub-mkrescue failed with status {result.returncode}')
+    return iso
+
+
+def qemu_command(args, work_dir=None):
+    command = [args.qemu, '-serial', 'stdio', '-display', 'none', '-monitor', 'none',
+               '-no-reboot', '-device', 'isa-debug-exit,iobase=0xf4,iosize=0x04',
+               '-accel', accel_option(args)]
+    if getattr(args, 'grub', None):
+        command += ['-cdrom', make_grub_iso(args, work_dir), '-boot', 'd']
+        if args.firmware == 'ovmf':
+            # The firmware writes its variable store: a fresh copy each boot.
+            variables = os.path.join(work_dir, 'OVMF_VARS.fd')
+            shutil.copyfile(OVMF_VARS, variables)
+            command += ['-drive', f'if=pflash,format=raw,unit=0,readonly=on,file={OVMF_CODE}',
+                        '-drive', f'if=pflash,format=raw,unit=1,file={variables}']
+        return command + args.qemu_args
+    command += ['-kernel', args.kernel]
     if args.append:
         command += ['-append', args.append]
     return command + args.qemu_args
@@ -140,7 +203,8 @@ def check_summary(args, lines):
 def judge(args, status, serial):
     """The list of reasons the run fails; empty when it passes."""
     problems = []
-    lines = [line.rstrip('\r') for line in serial.splitlines()]
+    serial = ANSI_ESCAPE.sub('', serial)
+    lines = [line.rstrip('\r').split('\r')[-1] for line in serial.splitlines()]
     lines = [line for line in lines if line.strip()]
 
     if status is None:
@@ -176,9 +240,22 @@ def main(argv):
     if not os.path.isfile(args.kernel):
         print(f'FAIL: no kernel image at {args.kernel}')
         return 1
-    command = qemu_command(args)
-    print('$ ' + ' '.join(f"'{c}'" if (' ' in c or not c) else c for c in command), flush=True)
-    status, serial, stderr, seconds = run(command, args.timeout)
+    if args.grub:
+        missing = missing_grub_tools(args)
+        if missing:
+            print('SKIP: missing ' + ', '.join(missing))
+            return SKIPPED
+        if args.work_dir:
+            os.makedirs(args.work_dir, exist_ok=True)
+        with tempfile.TemporaryDirectory(dir=args.work_dir, prefix='grub-') as work_dir:
+            command = qemu_command(args, work_dir)
+            print('$ ' + ' '.join(command), flush=True)
+            status, serial, stderr, seconds = run(command, args.timeout)
+    else:
+        command = qemu_command(args)
+        print('$ ' + ' '.join(f"'{c}'" if (' ' in c or not c) else c for c in command),
+              flush=True)
+        status, serial, stderr, seconds = run(command, args.timeout)
 
     print('--- serial console ---')
     print(serial.replace('\r\n', '\n').rstrip('\n'))

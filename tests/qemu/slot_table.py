@@ -78,7 +78,7 @@ def parse_map(lines):
 
 
 def decode(layout, data, count):
-    """One dict per slot: apic_id, state, progress, ap_flags, stack_top."""
+    """One dict per slot: apic_id, state, progress, stack_top."""
     entries = []
     off = layout.offsets
     for i in range(count):
@@ -92,14 +92,13 @@ def decode(layout, data, count):
             'apic_id': word(off['apic_id']),
             'state': word(off['state']),
             'progress': word(off['progress']),
-            'ap_flags': word(off['progress'] + 4),
             'stack_top': struct.unpack_from('<Q', chunk, off['stack_top'])[0],
         })
     return entries
 
 
 # Answered (won the slot) but not online: an AP that stopped on the way.
-IN_FLIGHT_STATES = ('ARRIVED', 'RELEASED')
+IN_FLIGHT_STATES = ('CLAIMED',)
 
 
 def postmortem(session, layout=None):
@@ -126,8 +125,7 @@ def postmortem(session, layout=None):
             f' (the kernel said apic {expected_apic}: wrong table?)'
         lines.append(f'post-mortem:   slot {e["index"]} apic {e["apic_id"]}: state {state}, '
                      f'progress {layout.progress_name(e["progress"])} '
-                     f'("{layout.step_text(e["progress"])}"), ap_flags {e["ap_flags"]:#x}, '
-                     f'stack_top {e["stack_top"]:#x}{mismatch}')
+                     f'("{layout.step_text(e["progress"])}"), stack_top {e["stack_top"]:#x}{mismatch}')
         if e['index'] > 0 and state in IN_FLIGHT_STATES:
             died.append((e['apic_id'], e['progress']))
     for apic, progress in died:

@@ -31,7 +31,7 @@ static struct smpboot_slot slot_storage[SLOT_COUNT];
 
 struct fixture {
     struct fake_host fake;
-    struct smpboot sb;
+    struct smpboot_session sb;
 };
 
 /* A BSP in long mode, with values that are easy to tell apart. */
@@ -103,14 +103,20 @@ static void assert_halt_loop(const uint8_t *page)
 static void test_blob_matches_its_layout(void **state)
 {
     (void)state;
-    size_t size = (size_t)(smpboot_trampoline_blob_end - smpboot_trampoline_blob);
+    size_t size = smpboot_trampoline_blob_size;
     assert_int_equal(size, SMPBOOT_TRAMP_ASM_BLOB_SIZE);
+    assert_int_equal(sizeof(smpboot_trampoline_blob), size);
     assert_true(size <= PAGE);
     /* cli; cld; jmp far: the segment word is the last operand of that jump. */
     assert_int_equal(smpboot_trampoline_blob[0], 0xFA);
     assert_int_equal(smpboot_trampoline_blob[1], 0xFC);
     assert_int_equal(smpboot_trampoline_blob[SMPBOOT_TRAMP_ASM_OFF_REAL_MODE_SEGMENT_PATCH - 3],
                      0xEA);
+
+    /* Protocol v2's selectors: the kernel's entry sees 0x08 and 0x10. */
+    assert_int_equal(SMPBOOT_TRAMP_ASM_SEL_CODE64, 0x08);
+    assert_int_equal(SMPBOOT_TRAMP_ASM_SEL_DATA, 0x10);
+    assert_int_equal(SMPBOOT_TRAMP_ASM_SEL_CODE32, 0x18);
 
     /* The GDT: a null entry, then descriptors that are present and already accessed. */
     uint64_t gdt[4];
@@ -128,10 +134,13 @@ static void test_blob_matches_its_layout(void **state)
     assert_true(code64 & (1ull << 43));
     assert_true(code64 & (1ull << 53));      /* L: 64-bit */
     assert_false(code64 & (1ull << 54));     /* D must be clear with L */
+    uint64_t data = gdt[SMPBOOT_TRAMP_ASM_SEL_DATA / 8];
+    assert_false(data & (1ull << 43));       /* data */
+    assert_true(data & (1ull << 41));        /* writable */
 
     const struct smpboot_tramp_params *p =
         (const void *)(smpboot_trampoline_blob + SMPBOOT_TRAMP_ASM_OFF_PARAMS);
-    assert_int_equal(p->gdtr_limit, SMPBOOT_TRAMP_ASM_GDT_SIZE - 1);
+    assert_int_equal(p->page_gdtr_limit, SMPBOOT_TRAMP_ASM_GDT_SIZE - 1);
     assert_int_equal(p->jump32_selector, SMPBOOT_TRAMP_ASM_SEL_CODE32);
     assert_int_equal(p->jump64_selector, SMPBOOT_TRAMP_ASM_SEL_CODE64);
     assert_int_equal(p->entered, 0);
@@ -165,13 +174,14 @@ static void test_install_remove_round_trip(void **state)
     const struct smpboot_tramp_params *p = params_of(&f);
     assert_int_equal(p->entered, 0);
     assert_int_equal(p->x2apic, 0);
-    assert_int_equal(p->gdtr_limit, SMPBOOT_TRAMP_ASM_GDT_SIZE - 1);
-    assert_int_equal(p->gdtr_base, page + SMPBOOT_TRAMP_ASM_OFF_GDT);
+    assert_int_equal(p->page_gdtr_limit, SMPBOOT_TRAMP_ASM_GDT_SIZE - 1);
+    assert_int_equal(p->page_gdtr_base, page + SMPBOOT_TRAMP_ASM_OFF_GDT);
     assert_int_equal(p->jump32_offset, page + SMPBOOT_TRAMP_ASM_OFF_PROTECTED_MODE_ENTRY);
     assert_int_equal(p->jump32_selector, SMPBOOT_TRAMP_ASM_SEL_CODE32);
     assert_int_equal(p->jump64_offset, page + SMPBOOT_TRAMP_ASM_OFF_LONG_MODE_ENTRY);
     assert_int_equal(p->jump64_selector, SMPBOOT_TRAMP_ASM_SEL_CODE64);
     assert_int_equal(p->boot_cr3, bsp_state.cr3);
+    assert_int_equal(p->cr3_before_pcide, bsp_state.cr3);
     assert_int_equal(p->kernel_cr3, bsp_state.cr3);
     assert_int_equal(p->cr0, bsp_state.cr0);
     assert_int_equal(p->cr4, bsp_state.cr4);
@@ -231,18 +241,18 @@ static void test_entered_counter_and_vector(void **state)
     (void)state;
     struct fixture f;
     fixture_init(&f, true, SMPBOOT_APIC_XAPIC);
-    assert_int_equal(smpboot_trampoline_entered(&f.sb), 0);
+    assert_int_equal(smpboot_trampoline_entries(smpboot_handle_of(&f.sb)), 0);
     assert_int_equal(smpboot_trampoline_sipi_vector(&f.sb), 0);
     assert_int_equal(smpboot_trampoline_install(&f.sb), SMPBOOT_OK);
 
     /* What three APs' LOCK INC in real mode would leave. */
     struct smpboot_tramp_params *p = (struct smpboot_tramp_params *)params_of(&f);
     p->entered = 3;
-    assert_int_equal(smpboot_trampoline_entered(&f.sb), 3);
+    assert_int_equal(smpboot_trampoline_entries(smpboot_handle_of(&f.sb)), 3);
     assert_int_equal(smpboot_trampoline_sipi_vector(&f.sb), FAKE_LOW_FIRST_FREE >> 12);
 
     smpboot_trampoline_remove(&f.sb);
-    assert_int_equal(smpboot_trampoline_entered(&f.sb), 0);
+    assert_int_equal(smpboot_trampoline_entries(smpboot_handle_of(&f.sb)), 0);
     assert_nothing_held(&f);
 }
 
@@ -445,17 +455,10 @@ static void test_bad_calls(void **state)
 
     assert_int_equal(smpboot_trampoline_install(NULL), SMPBOOT_ERR_INVALID_ARGUMENT);
     smpboot_trampoline_remove(NULL);
-    assert_int_equal(smpboot_trampoline_entered(NULL), 0);
+    assert_int_equal(smpboot_trampoline_entries(NULL), 0);
     assert_int_equal(smpboot_trampoline_sipi_vector(NULL), 0);
 
-    fixture_init(&f, true, SMPBOOT_APIC_XAPIC);
-    f.sb.host.unmap = NULL;  /* map and unmap come together */
-    assert_int_equal(smpboot_trampoline_install(&f.sb), SMPBOOT_ERR_MISSING_CALLBACK);
-    fixture_init(&f, true, SMPBOOT_APIC_XAPIC);
-    f.sb.host.phys_to_virt = NULL;
-    assert_int_equal(smpboot_trampoline_install(&f.sb), SMPBOOT_ERR_MISSING_CALLBACK);
-    assert_int_equal(f.fake.alloc_calls, 0);
-
+    /* Missing callbacks are smpboot_init()'s to refuse (tests/core, test_api). */
     fixture_init(&f, true, SMPBOOT_APIC_XAPIC);
     f.sb.slots = NULL;  /* the slot table is not built yet */
     assert_int_equal(smpboot_trampoline_install(&f.sb), SMPBOOT_ERR_BAD_STATE);
@@ -483,6 +486,157 @@ static void test_bad_calls(void **state)
     assert_nothing_held(&f);
 }
 
+/* CR0 bits, named as in the SDM. */
+#define CR0_PE (1ull << 0)
+#define CR0_MP (1ull << 1)
+#define CR0_EM (1ull << 2)
+#define CR0_TS (1ull << 3)
+#define CR0_ET (1ull << 4)
+#define CR0_NE (1ull << 5)
+#define CR0_WP (1ull << 16)
+#define CR0_AM (1ull << 18)
+#define CR0_NW (1ull << 29)
+#define CR0_CD (1ull << 30)
+#define CR0_PG (1ull << 31)
+
+static void test_cr0_is_fixed(void **state)
+{
+    (void)state;
+    /* The BSP's CR0 in every shape a kernel may have it: lazy FPU, caches off, no WP or AM. */
+    static const uint64_t bsp_cr0s[] = {
+        CR0_PG | CR0_PE,
+        CR0_PG | CR0_WP | CR0_NE | CR0_ET | CR0_MP | CR0_PE | CR0_TS,
+        CR0_PG | CR0_CD | CR0_NW | CR0_EM | CR0_PE,
+        0xFFFFFFFFull,
+    };
+    const uint64_t fixed = CR0_PE | CR0_MP | CR0_ET | CR0_NE | CR0_WP | CR0_AM | CR0_PG;
+    for (size_t i = 0; i < sizeof(bsp_cr0s) / sizeof(bsp_cr0s[0]); i++) {
+        struct fixture f;
+        fixture_init(&f, true, SMPBOOT_APIC_XAPIC);
+        struct smpboot_cpu_state bsp = bsp_state;
+        bsp.cr0 = bsp_cr0s[i];
+        mock_arch_set_cpu_state(&bsp);
+        assert_int_equal(smpboot_trampoline_install(&f.sb), SMPBOOT_OK);
+        assert_int_equal(params_of(&f)->cr0, fixed);
+        smpboot_trampoline_remove(&f.sb);
+        assert_nothing_held(&f);
+    }
+}
+
+/* CR4 bits the AP may take from the BSP (protocol v2), named as in the SDM. */
+static const unsigned cr4_allowed_bits[] = {
+    3,   /* DE */
+    4,   /* PSE */
+    5,   /* PAE: always set */
+    6,   /* MCE */
+    7,   /* PGE */
+    9,   /* OSFXSR */
+    10,  /* OSXMMEXCPT */
+    11,  /* UMIP */
+    12,  /* LA57 */
+    16,  /* FSGSBASE */
+    17,  /* PCIDE */
+    18,  /* OSXSAVE */
+    20,  /* SMEP */
+    21,  /* SMAP */
+    22,  /* PKE */
+};
+
+static bool cr4_bit_allowed(unsigned bit)
+{
+    for (size_t i = 0; i < sizeof(cr4_allowed_bits) / sizeof(cr4_allowed_bits[0]); i++)
+        if (cr4_allowed_bits[i] == bit)
+            return true;
+    return false;
+}
+
+static void test_cr4_allowlist(void **state)
+{
+    (void)state;
+    const uint64_t pae = 1ull << 5;
+    /* Each bit alone next to PAE: copied if allowed, dropped otherwise (CET 23, FRED 32, ...). */
+    for (unsigned bit = 0; bit < 64; bit++) {
+        struct fixture f;
+        fixture_init(&f, true, SMPBOOT_APIC_XAPIC);
+        set_cr3(0x00123000u, pae | (1ull << bit));
+        assert_int_equal(smpboot_trampoline_install(&f.sb), SMPBOOT_OK);
+        uint64_t want = pae | (cr4_bit_allowed(bit) ? 1ull << bit : 0);
+        if (params_of(&f)->cr4 != want)
+            print_error("CR4 bit %u\n", bit);
+        assert_int_equal(params_of(&f)->cr4, want);
+        smpboot_trampoline_remove(&f.sb);
+        assert_nothing_held(&f);
+    }
+    /* All at once: exactly the allowlist survives. */
+    struct fixture f;
+    fixture_init(&f, true, SMPBOOT_APIC_XAPIC);
+    set_cr3(0x00123000u, ~0ull);
+    assert_int_equal(smpboot_trampoline_install(&f.sb), SMPBOOT_OK);
+    uint64_t allowed = 0;
+    for (size_t i = 0; i < sizeof(cr4_allowed_bits) / sizeof(cr4_allowed_bits[0]); i++)
+        allowed |= 1ull << cr4_allowed_bits[i];
+    assert_int_equal(params_of(&f)->cr4, allowed);
+    smpboot_trampoline_remove(&f.sb);
+    assert_nothing_held(&f);
+}
+
+/* The GDT the AP ends on is the library's, not the page's, and says the same. */
+static void test_permanent_gdt(void **state)
+{
+    (void)state;
+    struct fixture f;
+    fixture_init(&f, true, SMPBOOT_APIC_XAPIC);
+    assert_int_equal(smpboot_trampoline_install(&f.sb), SMPBOOT_OK);
+    const struct smpboot_tramp_params *p = params_of(&f);
+    uintptr_t page_virt = (uintptr_t)f.sb.tramp_virt;
+    uint64_t base = p->perm_gdtr_base;
+    assert_int_equal(p->perm_gdtr_limit, SMPBOOT_TRAMP_ASM_GDT_SIZE - 1);
+    assert_int_equal(base % 8, 0);
+    assert_false(base >= f.sb.tramp_phys && base < f.sb.tramp_phys + PAGE);
+    assert_false(base >= page_virt && base < page_virt + PAGE);
+    /* Byte for byte the page's temporary GDT, so the switch needs no CS reload. */
+    assert_memory_equal((const void *)(uintptr_t)base,
+                        smpboot_trampoline_blob + SMPBOOT_TRAMP_ASM_OFF_GDT,
+                        SMPBOOT_TRAMP_ASM_GDT_SIZE);
+    /* The same for every session: it is the library's, read-only. */
+    struct fixture g;
+    smpboot_trampoline_remove(&f.sb);
+    fixture_init(&g, true, SMPBOOT_APIC_X2APIC);
+    assert_int_equal(smpboot_trampoline_install(&g.sb), SMPBOOT_OK);
+    assert_int_equal(params_of(&g)->perm_gdtr_base, base);
+    smpboot_trampoline_remove(&g.sb);
+    assert_nothing_held(&g);
+}
+
+/* The CR3 the AP loads while PCIDE is still clear: no PCID bits, which PCIDE=0 would misread. */
+static void test_cr3_before_pcide(void **state)
+{
+    (void)state;
+    const uint64_t pcide = 1ull << 17;
+    static const struct {
+        uint64_t cr3, cr4, before;
+    } cases[] = {
+        {0x00123000u | 0x005, bsp_state.cr4 | pcide, 0x00123000u},
+        {0x00123000u | 0xFFF | (1ull << 62), bsp_state.cr4 | pcide, 0x00123000u | (1ull << 62)},
+        {0x00123000u, bsp_state.cr4 | pcide, 0x00123000u},
+        /* Without PCIDE the low bits are PWT/PCD: the kernel's, loaded as they are. */
+        {0x00123000u | 0x18, bsp_state.cr4, 0x00123000u | 0x18},
+        {KERNEL_TOP_HIGH | 0x7, bsp_state.cr4 | pcide, KERNEL_TOP_HIGH},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        struct fixture f;
+        fixture_init(&f, true, SMPBOOT_APIC_XAPIC);
+        fill_kernel_top(&f);
+        set_cr3(cases[i].cr3, cases[i].cr4);
+        assert_int_equal(smpboot_trampoline_install(&f.sb), SMPBOOT_OK);
+        assert_int_equal(params_of(&f)->cr3_before_pcide, cases[i].before);
+        assert_int_equal(params_of(&f)->kernel_cr3, cases[i].cr3);
+        assert_int_equal(params_of(&f)->cr4 & pcide, cases[i].cr4 & pcide);
+        smpboot_trampoline_remove(&f.sb);
+        assert_nothing_held(&f);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -501,6 +655,10 @@ int main(void)
         cmocka_unit_test(test_boot_tables_5_level),
         cmocka_unit_test(test_low_cr3_flags_are_masked),
         cmocka_unit_test(test_bad_calls),
+        cmocka_unit_test(test_cr0_is_fixed),
+        cmocka_unit_test(test_cr4_allowlist),
+        cmocka_unit_test(test_permanent_gdt),
+        cmocka_unit_test(test_cr3_before_pcide),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -36,6 +36,10 @@ static void test_defaults(void **state)
     assert_false(o.late_aps);
     assert_false(o.check_security);
     assert_false(o.postmortem);
+    assert_int_equal(o.entry_delay_ms, 0);
+    assert_false(o.next_after_ready);
+    assert_int_equal(o.paging_levels, 4);
+    assert_int_equal(o.reference, REFERENCE_NONE);
     assert_int_equal(stub_console_lines, 0);
 }
 
@@ -62,6 +66,14 @@ static void test_every_option(void **state)
     assert_int_equal(o.fault, FAULT_AP_STACK_OVERFLOW);
     assert_int_equal(stub_console_lines, 0);
 
+    o = parse("profile=sdm next_after_ready=1");
+    assert_int_equal(o.profile, PROFILE_SDM);
+    assert_true(o.next_after_ready);
+    o = parse("profile=sdm profile=default next_after_ready=1 next_after_ready=off");
+    assert_int_equal(o.profile, PROFILE_DEFAULT);
+    assert_false(o.next_after_ready);
+    assert_int_equal(stub_console_lines, 0);
+
     o = parse("mode=parallel apic=xapic clock=pmtimer high_page_tables=off init_delay_us=0");
     assert_true(o.mode_set);
     assert_int_equal(o.mode, SMPBOOT_MODE_PARALLEL);
@@ -70,6 +82,14 @@ static void test_every_option(void **state)
     assert_false(o.high_page_tables);
     assert_true(o.init_delay_set);
     assert_int_equal(o.init_delay_us, 0);
+}
+
+/* The references for machines without a PM timer or HPET (hardware-reduced ACPI). */
+static void test_clock_fallbacks_are_accepted(void **state)
+{
+    (void)state;
+    assert_int_equal(parse("clock=pit").clock, CLOCK_CHOICE_PIT);
+    assert_int_equal(parse("clock=cpuid").clock, CLOCK_CHOICE_CPUID);
 }
 
 static void test_later_words_win(void **state)
@@ -83,8 +103,8 @@ static void test_bad_values_are_reported_and_ignored(void **state)
 {
     (void)state;
     struct options o = parse("mode=fastest init_delay_us=12x init_delay_us= apic=x3apic "
-                             "high_page_tables=maybe clock=pit profile=slow rounds=0 "
-                             "rounds=101 fault=everything ap_timeout_ms=-1");
+                             "high_page_tables=maybe clock=rtc profile=slow rounds=0 "
+                             "rounds=101 fault=everything ap_timeout_ms=-1 next_after_ready=2");
     assert_false(o.mode_set);
     assert_false(o.init_delay_set);
     assert_int_equal(o.apic, APIC_CHOICE_AUTO);
@@ -94,7 +114,8 @@ static void test_bad_values_are_reported_and_ignored(void **state)
     assert_int_equal(o.rounds, 1);
     assert_int_equal(o.fault, FAULT_NONE);
     assert_false(o.ap_timeout_set);
-    assert_int_equal(stub_console_lines, 11);
+    assert_false(o.next_after_ready);
+    assert_int_equal(stub_console_lines, 12);
     assert_non_null(strstr(stub_console_text, "bad value in 'mode=fastest'"));
 }
 
@@ -143,6 +164,37 @@ static void test_bad_reliability_values_change_nothing(void **state)
     assert_int_equal(o.extra_apic[15], 16);
 }
 
+static void test_entry_delay_bounds(void **state)
+{
+    (void)state;
+    struct options o = parse("entry_delay_ms=50");
+    assert_int_equal(o.entry_delay_ms, 50);
+    o = parse("entry_delay_ms=1 entry_delay_ms=10000");
+    assert_int_equal(o.entry_delay_ms, 10000);
+    assert_int_equal(stub_console_lines, 0);
+    /* 0 would switch the test off silently; beyond 10 s an AP wait bound could run out. */
+    o = parse("entry_delay_ms=0 entry_delay_ms=10001 entry_delay_ms=5ms entry_delay_ms=");
+    assert_int_equal(o.entry_delay_ms, 0);
+    assert_int_equal(stub_console_lines, 4);
+}
+
+static void test_paging_and_reference(void **state)
+{
+    (void)state;
+    struct options o = parse("paging=5 reference=naive-serial");
+    assert_int_equal(o.paging_levels, 5);
+    assert_int_equal(o.reference, REFERENCE_NAIVE_SERIAL);
+    assert_int_equal(stub_console_lines, 0);
+    o = parse("paging=5 paging=4 reference=naive-serial reference=none");
+    assert_int_equal(o.paging_levels, 4);
+    assert_int_equal(o.reference, REFERENCE_NONE);
+    /* Only 4 and 5 levels exist; a misspelt reference is reported, not taken for another. */
+    o = parse("paging=3 paging=6 paging=57 paging= reference=naive reference=naive-parallel");
+    assert_int_equal(o.paging_levels, 4);
+    assert_int_equal(o.reference, REFERENCE_NONE);
+    assert_int_equal(stub_console_lines, 6);
+}
+
 static void test_huge_numbers_are_refused(void **state)
 {
     (void)state;
@@ -166,9 +218,12 @@ int main(void)
         cmocka_unit_test(test_defaults),
         cmocka_unit_test(test_every_option),
         cmocka_unit_test(test_later_words_win),
+        cmocka_unit_test(test_clock_fallbacks_are_accepted),
         cmocka_unit_test(test_bad_values_are_reported_and_ignored),
         cmocka_unit_test(test_reliability_options),
         cmocka_unit_test(test_bad_reliability_values_change_nothing),
+        cmocka_unit_test(test_entry_delay_bounds),
+        cmocka_unit_test(test_paging_and_reference),
         cmocka_unit_test(test_huge_numbers_are_refused),
         cmocka_unit_test(test_unknown_keys_are_reported),
     };

@@ -1,14 +1,20 @@
 /* Reading the BSP's control registers: ring 0 only, hence kernel build only. */
-#include "arch/arch.h"
+#include "../arch.h"
 
 #define MSR_EFER 0xC0000080u
 #define MSR_PAT 0x00000277u
+#define MSR_APIC_BASE 0x0000001Bu
 
 static uint64_t read_msr(uint32_t msr)
 {
     uint32_t lo, hi;
     __asm__ volatile("rdmsr" : "=a"(lo), "=d"(hi) : "c"(msr));
     return ((uint64_t)hi << 32) | lo;
+}
+
+uint64_t smpboot_arch_read_apic_base(void)
+{
+    return read_msr(MSR_APIC_BASE);
 }
 
 void smpboot_arch_read_cpu_state(struct smpboot_cpu_state *state)

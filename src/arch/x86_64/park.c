@@ -1,5 +1,5 @@
 /* An AP with nothing left to run: no interrupt can wake it into stale code. */
-#include "arch/arch.h"
+#include "../arch.h"
 
 _Noreturn void smpboot_arch_park(void)
 {

@@ -1,5 +1,5 @@
 /* PAUSE and RDTSC are unprivileged: the same code serves the kernel and the host tests. */
-#include "arch/arch.h"
+#include "../arch.h"
 
 void smpboot_arch_pause(void)
 {

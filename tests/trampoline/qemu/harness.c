@@ -5,17 +5,27 @@
  * BSP's part of the slot protocol by hand).
  *
  * With -smp N the table has slots for APIC IDs 0..N-2:
- *   IDs 1..N-3  KICKED: must arrive in smpboot_ap_main with the BSP's
- *               CR0/CR3/CR4/EFER/PAT, rsp = stack_top - 8, rflags = 2,
- *               rdi = the slot's upper-half address, progress STACK;
- *   ID N-2      left IDLE: must lose the CAS and touch nothing;
+ *   IDs 1..N-4  KICKED: must claim the slot (CLAIMED) and arrive in
+ *               smpboot_ap_main by a jump, with a zero return address at
+ *               rsp = stack_top - 8, rflags = 2, rdi = the slot's upper-half
+ *               address, progress STACK, on the library's permanent GDT
+ *               (outside the page) with CS = 0x08, DS = ES = SS = FS = GS =
+ *               0x10, FS/GS base 0, the fixed CR0, the allowlisted CR4 and
+ *               the BSP's CR3, EFER and PAT;
+ *   ID N-3      HELD, and ID N-2 in state 7 (the retired SIPIS_DONE, which
+ *               the v1 blob also claimed): both must lose the CAS and
+ *               touch nothing;
  *   ID N-1      has no slot: must find none and park.
- * Every AP must count itself in the page's `entered` counter.
+ * Every AP must count itself in the page's `entered` counter. The BSP runs
+ * with CR0.TS and with CR4 bits outside the allowlist (TSD, PCE), which the
+ * APs must not get.
  *
  * Command line words: "x2apic" (the BSP switches to x2APIC and asks the
  * APs to), "high-cr3" (the BSP moves its top-level table above 4 GiB, so
- * the installer builds bootstrap tables), "cpus=N".
- * Result: "PASS" or "FAIL ..." on COM1, and isa-debug-exit (0x10 on pass).
+ * the installer builds bootstrap tables), "pcid" (the BSP sets CR4.PCIDE and
+ * runs on PCID 5, which the APs must end on too), "cpus=N".
+ * Result: "PASS" or "FAIL ..." on COM1, and isa-debug-exit (0x10 on pass);
+ * "SKIP ..." and 0x12 when the CPU lacks a feature a word asks for.
  */
 #include <stdbool.h>
 #include <stddef.h>
@@ -32,6 +42,7 @@
 #define DEBUG_EXIT_PORT 0xF4
 #define EXIT_PASS 0x10
 #define EXIT_FAIL 0x11
+#define EXIT_SKIP 0x12
 
 #define MAX_CPUS 16
 #define STACK_BYTES 8192
@@ -51,26 +62,55 @@
 /* A PAT that differs from the power-on one, so copying it shows. */
 #define HARNESS_PAT 0x0007040500070106ull
 
-/* Where the AP's report goes: slot bytes the trampoline never touches. */
+#define MSR_FS_BASE 0xC0000100u
+#define MSR_GS_BASE 0xC0000101u
+#define CR0_TS (1ull << 3)
+#define CR4_TSD (1ull << 2)
+#define CR4_DE (1ull << 3)
+#define CR4_PCE (1ull << 8)
+#define CR4_OSFXSR (1ull << 9)
+#define CR4_OSXMMEXCPT (1ull << 10)
+#define CR4_PCIDE (1ull << 17)
+#define CPUID1_ECX_PCID (1u << 17)
+#define HARNESS_PCID 5u
+/* What the APs must run with: protocol v2's fixed CR0 (PE MP ET NE WP AM PG). */
+#define AP_CR0 0x80050033ull
+/* CR4 bits the BSP sets that are outside the allowlist: the APs must not get them. */
+#define FOREIGN_CR4 (CR4_TSD | CR4_PCE)
+#define SEL_CODE64 0x08u
+#define SEL_DATA 0x10u
+#define SEL_CODE32 0x18u
+#define GDT_LIMIT 31u
+/* Slot states an AP must not claim: HELD, and the retired SIPIS_DONE (7) of protocol v1. */
+#define LOSERS 2u
+static const uint32_t loser_states[LOSERS] = {SMPBOOT_SLOT_HELD, 7u};
+
+/* What each AP saw on arrival, by slot index. */
 struct report {
-    uint64_t rsp;      /* 24 */
-    uint64_t rflags;   /* 32 */
-    uint64_t rdi;      /* 40 */
-    uint32_t mismatch; /* 48: bit per control register that differed */
-    uint32_t done;     /* 52 */
+    uint64_t rsp;             /* at smpboot_ap_main's first instruction */
+    uint64_t rflags;
+    uint64_t rdi;
+    uint64_t return_address;  /* the 8 bytes at rsp */
+    struct smpboot_cpu_state control;
+    uint64_t gdt_base;
+    uint64_t fs_base;
+    uint64_t gs_base;
+    uint16_t gdt_limit;
+    uint16_t cs, ds, es, ss, fs, gs;
+    uint32_t apic_id;
+    uint32_t done;
 };
-#define REPORT_OFFSET 24u
-_Static_assert(REPORT_OFFSET + sizeof(struct report) <= SMPBOOT_SLOT_SIZE, "report fits a slot");
 
 extern uint64_t harness_upper_half;
 
 static struct smpboot_slot slots[MAX_CPUS] __attribute__((aligned(4096)));
+static struct report reports[MAX_CPUS];
 static uint8_t stacks[MAX_CPUS][STACK_BYTES] __attribute__((aligned(16)));
 static uint8_t low_table_frames[8][4096] __attribute__((aligned(4096)));
 static unsigned low_table_frames_used;
 static uint64_t next_low_frame = LOW_FRAMES_START;
 static struct smpboot_cpu_state bsp;
-static struct smpboot sb;
+static struct smpboot_session sb;
 static bool x2apic;
 static unsigned failures;
 
@@ -235,26 +275,54 @@ static void spin_cycles(uint64_t cycles)
 
 /* ---------- the AP side ---------- */
 
-static struct report *report_of(struct smpboot_slot *slot)
+static uint16_t selector(int which)
 {
-    return (struct report *)((uint8_t *)slot + REPORT_OFFSET);
+    uint16_t value = 0;
+    switch (which) {
+    case 0: __asm__ volatile("mov %%cs, %0" : "=r"(value)); break;
+    case 1: __asm__ volatile("mov %%ds, %0" : "=r"(value)); break;
+    case 2: __asm__ volatile("mov %%es, %0" : "=r"(value)); break;
+    case 3: __asm__ volatile("mov %%ss, %0" : "=r"(value)); break;
+    case 4: __asm__ volatile("mov %%fs, %0" : "=r"(value)); break;
+    default: __asm__ volatile("mov %%gs, %0" : "=r"(value)); break;
+    }
+    return value;
 }
 
-/* Called by smpboot_ap_main (harness_boot.asm) on the AP's stack. */
-void harness_ap_report(struct smpboot_slot *slot);
-void harness_ap_report(struct smpboot_slot *slot)
+/*
+ * Called by smpboot_ap_main (harness_boot.asm) on the AP's stack, with what
+ * it saw at its first instruction.
+ */
+void harness_ap_report(struct smpboot_slot *slot, uint64_t rsp, uint64_t rflags,
+                       uint64_t return_address);
+void harness_ap_report(struct smpboot_slot *slot, uint64_t rsp, uint64_t rflags,
+                       uint64_t return_address)
 {
-    struct smpboot_cpu_state mine;
-    smpboot_arch_read_cpu_state(&mine);
-    uint32_t mismatch = 0;
-    mismatch |= (mine.cr0 != bsp.cr0) << 0;
-    mismatch |= (mine.cr3 != bsp.cr3) << 1;
-    mismatch |= (mine.cr4 != bsp.cr4) << 2;
-    mismatch |= (mine.efer != bsp.efer) << 3;
-    mismatch |= (mine.pat != bsp.pat) << 4;
-    mismatch |= (self_apic_id() != slot->apic_id) << 5;
-    struct report *r = report_of(slot);
-    r->mismatch = mismatch;
+    size_t index = (size_t)(slot - (struct smpboot_slot *)sb.slots);
+    if (index >= MAX_CPUS)
+        return;
+    struct report *r = &reports[index];
+    r->rsp = rsp;
+    r->rflags = rflags;
+    r->rdi = (uint64_t)(uintptr_t)slot;
+    r->return_address = return_address;
+    smpboot_arch_read_cpu_state(&r->control);
+    struct __attribute__((packed)) {
+        uint16_t limit;
+        uint64_t base;
+    } gdtr;
+    __asm__ volatile("sgdt %0" : "=m"(gdtr));
+    r->gdt_base = gdtr.base;
+    r->gdt_limit = gdtr.limit;
+    r->cs = selector(0);
+    r->ds = selector(1);
+    r->es = selector(2);
+    r->ss = selector(3);
+    r->fs = selector(4);
+    r->gs = selector(5);
+    r->fs_base = rdmsr(MSR_FS_BASE);
+    r->gs_base = rdmsr(MSR_GS_BASE);
+    r->apic_id = self_apic_id();
     __atomic_store_n(&r->done, REPORT_DONE, __ATOMIC_RELEASE);
 }
 
@@ -288,6 +356,21 @@ static unsigned cpus_from(const char *cmdline)
     return 0;
 }
 
+/* Turn on PCIDE (CR3[11:0] is 0 here, as that needs), then run on PCID 5. */
+static bool enter_pcid(void)
+{
+    uint32_t eax = 1, ebx, ecx = 0, edx;
+    __asm__ volatile("cpuid" : "+a"(eax), "=b"(ebx), "+c"(ecx), "=d"(edx));
+    if (!(ecx & CPUID1_ECX_PCID))
+        return false;
+    uint64_t cr3, cr4;
+    __asm__ volatile("mov %%cr3, %0" : "=r"(cr3));
+    __asm__ volatile("mov %%cr4, %0" : "=r"(cr4));
+    __asm__ volatile("mov %0, %%cr4" : : "r"(cr4 | CR4_PCIDE) : "memory");
+    __asm__ volatile("mov %0, %%cr3" : : "r"(cr3 | HARNESS_PCID) : "memory");
+    return true;
+}
+
 /* Move the top-level table above 4 GiB and switch to the copy. */
 static void move_top_table_high(void)
 {
@@ -300,6 +383,60 @@ static void move_top_table_high(void)
     __asm__ volatile("mov %0, %%cr3" : : "r"(HIGH_FRAME) : "memory");
 }
 
+static bool is_loser(uint32_t index, uint32_t slot_count)
+{
+    return index + LOSERS >= slot_count;
+}
+
+static void check_arrival(uint32_t i, const struct smpboot_slot *slot, const struct report *r,
+                          const struct smpboot_tramp_params *params)
+{
+    uint64_t slot_virt = (uint64_t)(uintptr_t)sb.slots + i * SMPBOOT_SLOT_SIZE;
+    check(r->done == REPORT_DONE, "reached smpboot_ap_main", i, r->done, REPORT_DONE);
+    check(slot->state == SMPBOOT_SLOT_CLAIMED, "slot state", i, slot->state,
+          SMPBOOT_SLOT_CLAIMED);
+    check(slot->progress == SMPBOOT_PROGRESS_STACK, "progress", i, slot->progress,
+          SMPBOOT_PROGRESS_STACK);
+    check(r->rsp == slot->stack_top - 8, "rsp at entry", i, r->rsp, slot->stack_top - 8);
+    check(r->return_address == 0, "return address at entry (jumped, not called)", i,
+          r->return_address, 0);
+    check(r->rflags == 0x2, "rflags at entry", i, r->rflags, 0x2);
+    check(r->rdi == slot_virt, "rdi at entry", i, r->rdi, slot_virt);
+    check(r->apic_id == slot->apic_id, "APIC ID", i, r->apic_id, slot->apic_id);
+
+    check(r->control.cr0 == AP_CR0, "CR0 (fixed, whatever the BSP has)", i, r->control.cr0,
+          AP_CR0);
+    check(r->control.cr3 == bsp.cr3, "CR3", i, r->control.cr3, bsp.cr3);
+    check(r->control.cr4 == (bsp.cr4 & ~FOREIGN_CR4), "CR4 (allowlisted bits of the BSP's)", i,
+          r->control.cr4, bsp.cr4 & ~FOREIGN_CR4);
+    check(r->control.efer == bsp.efer, "EFER", i, r->control.efer, bsp.efer);
+    check(r->control.pat == bsp.pat, "PAT", i, r->control.pat, bsp.pat);
+
+    /* The GDT the AP runs on outlives the page: neither its identity nor its alias. */
+    uint64_t page_alias = upper(sb.tramp_phys);
+    bool in_page = (r->gdt_base >= sb.tramp_phys && r->gdt_base < sb.tramp_phys + 4096) ||
+                   (r->gdt_base >= page_alias && r->gdt_base < page_alias + 4096);
+    check(!in_page, "GDT outside the trampoline page", i, r->gdt_base, sb.tramp_phys);
+    check(r->gdt_base == params->perm_gdtr_base, "GDTR base is the library's GDT", i,
+          r->gdt_base, params->perm_gdtr_base);
+    check(r->gdt_limit == GDT_LIMIT, "GDTR limit", i, r->gdt_limit, GDT_LIMIT);
+    if (!in_page && r->gdt_limit == GDT_LIMIT) {
+        const uint64_t *gdt = (const uint64_t *)(uintptr_t)r->gdt_base;
+        check(gdt[SEL_CODE64 / 8] & (1ull << 53), "GDT 0x08 is 64-bit code", i,
+              gdt[SEL_CODE64 / 8], 0);
+        check((gdt[SEL_DATA / 8] & (1ull << 43)) == 0, "GDT 0x10 is data", i, gdt[SEL_DATA / 8],
+              0);
+        check(gdt[SEL_CODE32 / 8] & (1ull << 54), "GDT 0x18 is 32-bit code", i,
+              gdt[SEL_CODE32 / 8], 0);
+    }
+    check(r->cs == SEL_CODE64, "CS", i, r->cs, SEL_CODE64);
+    check(r->ds == SEL_DATA && r->es == SEL_DATA && r->ss == SEL_DATA, "DS/ES/SS", i,
+          ((uint64_t)r->ds << 32) | ((uint64_t)r->es << 16) | r->ss, SEL_DATA);
+    check(r->fs == SEL_DATA && r->gs == SEL_DATA, "FS/GS", i, ((uint64_t)r->fs << 16) | r->gs,
+          SEL_DATA);
+    check(r->fs_base == 0 && r->gs_base == 0, "FS/GS base", i, r->fs_base | r->gs_base, 0);
+}
+
 void harness_main(uint32_t multiboot_info);
 void harness_main(uint32_t multiboot_info)
 {
@@ -310,25 +447,45 @@ void harness_main(uint32_t multiboot_info)
     put("trampoline harness: ");
     put(cmdline);
     put("\n");
-    if (cpus < 4 || cpus > MAX_CPUS) {
-        check(false, "cpus= between 4 and 16", 0, cpus, 4);
+    if (cpus < LOSERS + 3 || cpus > MAX_CPUS) {
+        check(false, "cpus= between 5 and 16", 0, cpus, LOSERS + 3);
         finish();
     }
 
     if (word(cmdline, "high-cr3"))
         move_top_table_high();
+    if (word(cmdline, "pcid") && !enter_pcid()) {
+        put("SKIP: pcid asked for, but the CPU has no PCID\n");
+        outb(DEBUG_EXIT_PORT, EXIT_SKIP);
+        finish();
+    }
     if (x2apic)
         wrmsr(MSR_APIC_BASE, rdmsr(MSR_APIC_BASE) | APIC_BASE_EXTD);
     wrmsr(MSR_PAT, HARNESS_PAT);
+    /*
+     * Control bits the APs must not inherit (TS: a lazy-FPU BSP; TSD, PCE:
+     * outside the allowlist) next to allowlisted ones the boot stub leaves
+     * clear (DE, OSFXSR, OSXMMEXCPT). The harness itself uses no FPU.
+     */
+    uint64_t cr0, cr4;
+    __asm__ volatile("mov %%cr0, %0" : "=r"(cr0));
+    __asm__ volatile("mov %0, %%cr0" : : "r"(cr0 | CR0_TS));
+    __asm__ volatile("mov %%cr4, %0" : "=r"(cr4));
+    __asm__ volatile("mov %0, %%cr4"
+                     : : "r"(cr4 | FOREIGN_CR4 | CR4_DE | CR4_OSFXSR | CR4_OSXMMEXCPT));
     smpboot_arch_read_cpu_state(&bsp);
     check(self_apic_id() == 0, "BSP APIC ID", 0, self_apic_id(), 0);
 
     /* The slot table, handed over by its upper-half alias. */
     uint32_t slot_count = cpus - 1;
     for (uint32_t i = 0; i < slot_count; i++) {
+        uint32_t state = SMPBOOT_SLOT_IDLE;
+        if (i >= 1)
+            state = is_loser(i, slot_count) ? loser_states[i + LOSERS - slot_count]
+                                            : SMPBOOT_SLOT_KICKED;
         slots[i] = (struct smpboot_slot){
             .apic_id = i,
-            .state = (i >= 1 && i + 2 < cpus) ? SMPBOOT_SLOT_KICKED : SMPBOOT_SLOT_IDLE,
+            .state = state,
             .stack_top = upper((uint64_t)(uintptr_t)stacks[i] + STACK_BYTES),
         };
     }
@@ -368,38 +525,30 @@ void harness_main(uint32_t multiboot_info)
     /* Bounded waits: for the kicked APs' reports, then for every AP's count. */
     const uint64_t bound = 20000000000ull;
     uint64_t start = rdtsc();
-    for (uint32_t i = 1; i + 2 < cpus; i++)
-        while (__atomic_load_n(&report_of(&slots[i])->done, __ATOMIC_ACQUIRE) != REPORT_DONE &&
+    for (uint32_t i = 1; !is_loser(i, slot_count); i++)
+        while (__atomic_load_n(&reports[i].done, __ATOMIC_ACQUIRE) != REPORT_DONE &&
                rdtsc() - start < bound)
             __asm__ volatile("pause");
-    while (smpboot_trampoline_entered(&sb) < cpus - 1 && rdtsc() - start < bound)
+    while (smpboot_trampoline_entries(smpboot_handle_of(&sb)) < cpus - 1 && rdtsc() - start < bound)
         __asm__ volatile("pause");
     spin_cycles(10000000);  /* a stray late write would show below */
 
-    check(smpboot_trampoline_entered(&sb) == cpus - 1, "APs counted in real mode", 0,
-          smpboot_trampoline_entered(&sb), cpus - 1);
+    check(smpboot_trampoline_entries(smpboot_handle_of(&sb)) == cpus - 1, "APs counted in real mode", 0,
+          smpboot_trampoline_entries(smpboot_handle_of(&sb)), cpus - 1);
+    const struct smpboot_tramp_params *params =
+        (const void *)((const uint8_t *)sb.tramp_virt + SMPBOOT_TRAMP_ASM_OFF_PARAMS);
     for (uint32_t i = 1; i < slot_count; i++) {
         struct smpboot_slot *slot = &slots[i];
-        struct report *r = report_of(slot);
-        if (i + 2 == cpus) {
-            /* The loser: nothing written at all. */
-            check(slot->state == SMPBOOT_SLOT_IDLE, "loser's state", i, slot->state,
-                  SMPBOOT_SLOT_IDLE);
+        if (is_loser(i, slot_count)) {
+            /* A loser: nothing written at all. */
+            uint32_t want = loser_states[i + LOSERS - slot_count];
+            check(slot->state == want, "loser's state", i, slot->state, want);
             check(slot->progress == 0, "loser's progress", i, slot->progress, 0);
-            check(r->done == 0 && r->rsp == 0, "loser ran on", i, r->rsp, 0);
+            check(slot->tsc_claimed == 0, "loser's claim stamp", i, slot->tsc_claimed, 0);
+            check(reports[i].done == 0, "loser ran on", i, reports[i].rsp, 0);
             continue;
         }
-        check(r->done == REPORT_DONE, "reached smpboot_ap_main", i, r->done, REPORT_DONE);
-        check(slot->state == SMPBOOT_SLOT_ARRIVED, "slot state", i, slot->state,
-              SMPBOOT_SLOT_ARRIVED);
-        check(slot->progress == SMPBOOT_PROGRESS_STACK, "progress", i, slot->progress,
-              SMPBOOT_PROGRESS_STACK);
-        check(r->rsp == slot->stack_top - 8, "rsp at entry", i, r->rsp, slot->stack_top - 8);
-        check(r->rflags == 0x2, "rflags at entry", i, r->rflags, 0x2);
-        check(r->rdi == (uint64_t)(uintptr_t)sb.slots + i * SMPBOOT_SLOT_SIZE, "rdi at entry", i,
-              r->rdi, (uint64_t)(uintptr_t)sb.slots + i * SMPBOOT_SLOT_SIZE);
-        check(r->mismatch == 0, "control registers or APIC ID differ (bits cr0 cr3 cr4 efer pat id)",
-              i, r->mismatch, 0);
+        check_arrival(i, slot, &reports[i], params);
     }
 
     smpboot_trampoline_remove(&sb);

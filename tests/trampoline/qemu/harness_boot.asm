@@ -9,8 +9,9 @@
 ;     trampoline by virtual addresses that differ from their physical ones.
 ; 5-level paging is used whenever the CPU offers it (CPUID.7.0:ECX.LA57).
 ;
-; Also here: smpboot_ap_main, the AP's landing point, which records the
-; state the trampoline left (rsp, rflags, rdi) before calling C.
+; Also here: smpboot_ap_main, the AP's landing point, which hands the state
+; the trampoline left (rsp, rflags, the return address slot; rdi is the
+; slot) to C before anything changes it.
 
 MULTIBOOT_MAGIC     equ 0x1BADB002
 MULTIBOOT_ADDRESSES equ 1 << 16     ; load by the header's address fields
@@ -35,11 +36,6 @@ EFER_SCE            equ 1 << 0
 EFER_LME            equ 1 << 8
 EFER_NXE            equ 1 << 11
 CPUID_LA57_BIT      equ 16          ; CPUID.(EAX=7,ECX=0):ECX
-
-; The slot bytes the trampoline leaves alone, used for the AP's report.
-SLOT_REPORT_RSP     equ 24
-SLOT_REPORT_RFLAGS  equ 32
-SLOT_REPORT_RDI     equ 40
 
 extern harness_main
 extern harness_ap_report
@@ -142,12 +138,13 @@ entry64:
     hlt
     jmp .halt
 
-; The trampoline calls this on the AP's own stack with rdi = its slot.
+; The trampoline enters this on the AP's own stack with rdi = its slot.
+; harness_ap_report(slot, rsp, rflags, [rsp]).
 smpboot_ap_main:
-    mov [rdi + SLOT_REPORT_RSP], rsp
-    mov [rdi + SLOT_REPORT_RDI], rdi
+    mov rsi, rsp
     pushfq
-    pop qword [rdi + SLOT_REPORT_RFLAGS]
+    pop rdx
+    mov rcx, [rsi]                          ; what a ret would return to
     sub rsp, 8                              ; keep the SysV alignment for the call
     call harness_ap_report
 .halt:

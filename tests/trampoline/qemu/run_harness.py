@@ -5,7 +5,9 @@ Usage: run_harness.py QEMU IMAGE CPUS [--kvm] [--cpu MODEL] [--memory SIZE] [WOR
 
 WORDs go to the harness's command line (x2apic, high-cr3). The harness
 prints PASS or FAIL lines on COM1 and leaves through isa-debug-exit: 0x10
-means pass, which QEMU reports as exit status 0x21. Anything else (another
+means pass, which QEMU reports as exit status 0x21. 0x12 with a SKIP line
+means the CPU lacks what a word asks for (PCID under a KVM that hides it):
+exit status 77, which Meson reports as a skip. Anything else (another
 status, no PASS line, QEMU still running after the timeout) fails.
 """
 import argparse
@@ -13,6 +15,8 @@ import subprocess
 import sys
 
 PASS_STATUS = (0x10 << 1) | 1
+SKIP_STATUS = (0x12 << 1) | 1
+MESON_SKIP = 77
 TIMEOUT_S = 120
 
 
@@ -50,6 +54,9 @@ def main():
         return 1
     sys.stdout.write(run.stdout)
     sys.stdout.write(run.stderr)
+    if run.returncode == SKIP_STATUS and any(line.startswith("SKIP")
+                                             for line in run.stdout.splitlines()):
+        return MESON_SKIP
     passed = run.returncode == PASS_STATUS and "PASS" in run.stdout.splitlines()
     if not passed:
         print("FAIL: QEMU exit status %d" % run.returncode)
