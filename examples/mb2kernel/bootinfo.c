@@ -115,6 +115,15 @@ void bootinfo_parse(uint64_t info_phys, struct boot_info *info)
         panic("multiboot2: no memory map");
 }
 
+bool string_equal(const char *a, const char *b)
+{
+    while (*a && *a == *b) {
+        a++;
+        b++;
+    }
+    return *a == *b;
+}
+
 bool bootinfo_option(const struct boot_info *info, const char *key, char *out, size_t out_size)
 {
     size_t key_length = 0;

@@ -1,219 +1,148 @@
 /*
- * mb2kernel: the clock libsmpboot needs (host.now_ns): the TSC, scaled to
- * nanoseconds. APs read it too, so it has to be one clock for all CPUs;
- * the TSC is, on QEMU and on any CPU with an invariant TSC that firmware
- * synchronised.
+ * mb2kernel: the clock libsmpboot needs (host.now_ns): libsmpboot's
+ * ready-made TSC clock (smpboot/clock.h), which measures the TSC against a
+ * reference and converts it to nanoseconds on any CPU. The library reads
+ * no ACPI, so finding the reference is the kernel's part: the ACPI PM
+ * timer (the FADT), else the HPET (its ACPI table), else the PIT, which
+ * needs no ACPI at all.
  *
- * The TSC's rate is measured against a timer of known frequency, in the
- * order of preference: the ACPI PM timer (3.579545 MHz, from the FADT), the
- * HPET (its period from its capabilities register), the PIT (1.193182 MHz,
- * channel 2, the last resort: it needs no ACPI at all). Each calibration is
- * three 20 ms rounds; the median wins, so one preempted round (a busy host
- * under TCG) does not skew it.
+ * clock=pmtimer|hpet|pit on the command line takes that reference only,
+ * with no fallback (a boot that names one tests that one); clock=auto, the
+ * default, takes the first that works.
  */
 #include "kernel.h"
 
-#define PM_TIMER_HZ 3579545ull
-#define PIT_HZ 1193182ull
+#include <smpboot/clock.h>
 
 #define FADT_PM_TIMER_BLOCK 76u
 #define FADT_FLAGS 112u
-#define FADT_FLAG_TIMER_32BIT (1u << 8)
-#define FADT_X_PM_TIMER_BLOCK 208u /* a Generic Address Structure (12 bytes) */
+#define FADT_FLAG_TIMER_32BIT (1u << 8) /* TMR_VAL_EXT */
+#define FADT_X_PM_TIMER_BLOCK 208u      /* a Generic Address Structure (12 bytes) */
+#define GAS_SIZE 12u
+#define GAS_ADDRESS 4u
 #define GAS_SPACE_IO 1u
 
-#define HPET_TABLE_BASE 40u        /* a Generic Address Structure */
-#define HPET_REG_CAPABILITIES 0x00u
-#define HPET_REG_CONFIG 0x10u
-#define HPET_REG_COUNTER 0xF0u
-#define HPET_CONFIG_ENABLE 1u
+#define HPET_TABLE_BASE 40u /* a Generic Address Structure */
+#define HPET_REGISTER_BLOCK_SIZE 0x400u
 
-#define ROUNDS 3
-#define ROUND_DIVISOR 50u          /* 1/50 s: 20 ms */
-/* Reads of a reference that does not move before it is declared broken. */
-#define STUCK_READ_LIMIT 1000000u
+enum reference { REFERENCE_PM_TIMER, REFERENCE_HPET, REFERENCE_PIT, REFERENCE_COUNT };
 
-struct reference {
-    const char *name;
-    uint64_t hz;
-    uint64_t mask;
-    uint32_t (*read)(void);
-};
+static const char *const reference_option[REFERENCE_COUNT] = {"pmtimer", "hpet", "pit"};
+static const char *const reference_name[REFERENCE_COUNT] = {"ACPI PM timer", "HPET", "PIT"};
 
-static uint16_t pm_timer_port;
-static volatile uint8_t *hpet_registers;
+/* host.clock_ctx points here for as long as the kernel runs. */
+static struct smpboot_tsc_clock tsc_clock;
 
-static uint64_t tsc_hz;
-static uint64_t tsc_base;
-static uint64_t ns_per_tsc_32_32; /* nanoseconds per TSC cycle, 32.32 fixed point */
-
-static uint32_t pm_timer_read(void)
-{
-    return inl(pm_timer_port);
-}
-
-static uint32_t hpet_read(void)
-{
-    return *(volatile uint32_t *)(hpet_registers + HPET_REG_COUNTER);
-}
-
-/* TSC cycles in one round of `ref`, or 0 when the reference does not move. */
-static uint64_t measure_round(const struct reference *ref)
-{
-    uint64_t target = ref->hz / ROUND_DIVISOR;
-    /* Start on a tick edge, so the round is not short by up to one tick. */
-    uint32_t start = ref->read();
-    uint32_t now = start;
-    for (uint32_t reads = 0; now == start; reads++) {
-        if (reads == STUCK_READ_LIMIT)
-            return 0;
-        now = ref->read();
-    }
-    uint64_t tsc_start = rdtsc();
-    uint64_t elapsed = 0;
-    uint32_t previous = now;
-    uint32_t reads_since_change = 0;
-    while (elapsed < target) {
-        now = ref->read();
-        if (now == previous) {
-            if (++reads_since_change == STUCK_READ_LIMIT)
-                return 0;
-            continue;
-        }
-        reads_since_change = 0;
-        /* Masked differences handle the 24- or 32-bit counter wrapping. */
-        elapsed += (uint64_t)(now - previous) & ref->mask;
-        previous = now;
-    }
-    uint64_t cycles = rdtsc() - tsc_start;
-    /* 20 ms of a <= 10 GHz TSC times a <= 1 GHz reference fits in 64 bits. */
-    return cycles * ref->hz / elapsed;
-}
-
-static uint64_t median_of_three(uint64_t a, uint64_t b, uint64_t c)
-{
-    if ((a <= b && b <= c) || (c <= b && b <= a))
-        return b;
-    if ((b <= a && a <= c) || (c <= a && a <= b))
-        return a;
-    return c;
-}
-
-static uint64_t calibrate(const struct reference *ref)
-{
-    uint64_t rounds[ROUNDS];
-    for (int i = 0; i < ROUNDS; i++) {
-        rounds[i] = measure_round(ref);
-        if (rounds[i] == 0) {
-            kprintf("mb2kernel: clock: the %s does not count; not using it\n", ref->name);
-            return 0;
-        }
-    }
-    uint64_t hz = median_of_three(rounds[0], rounds[1], rounds[2]);
-    kprintf("mb2kernel: clock: TSC %lu kHz against the %s; rounds %lu %lu %lu kHz\n", hz / 1000,
-            ref->name, rounds[0] / 1000, rounds[1] / 1000, rounds[2] / 1000);
-    return hz;
-}
-
-static bool find_pm_timer(struct reference *ref)
+/* The PM timer's I/O port and width from the FADT; false when it has none. */
+static bool find_pm_timer(uint16_t *port_out, bool *wide_out)
 {
     const struct acpi_sdt_header *fadt = acpi_find("FACP");
     if (!fadt)
         return false;
     const uint8_t *bytes = (const uint8_t *)fadt;
-    uint32_t port = 0;
-    if (fadt->length >= FADT_X_PM_TIMER_BLOCK + 12 && bytes[FADT_X_PM_TIMER_BLOCK] == GAS_SPACE_IO) {
-        uint64_t address;
-        memcpy(&address, bytes + FADT_X_PM_TIMER_BLOCK + 4, sizeof(address));
-        if (address <= 0xFFFF)
-            port = (uint32_t)address;
+    uint64_t port = 0;
+    /* ACPI 2.0+ prefers X_PM_TMR_BLK, but only an I/O-space one is a port. */
+    if (fadt->length >= FADT_X_PM_TIMER_BLOCK + GAS_SIZE &&
+        bytes[FADT_X_PM_TIMER_BLOCK] == GAS_SPACE_IO)
+        memcpy(&port, bytes + FADT_X_PM_TIMER_BLOCK + GAS_ADDRESS, sizeof(port));
+    if (port == 0 && fadt->length >= FADT_PM_TIMER_BLOCK + 4) {
+        uint32_t block;
+        memcpy(&block, bytes + FADT_PM_TIMER_BLOCK, sizeof(block));
+        port = block;
     }
-    if (port == 0 && fadt->length >= FADT_PM_TIMER_BLOCK + 4)
-        memcpy(&port, bytes + FADT_PM_TIMER_BLOCK, sizeof(port));
     if (port == 0 || port > 0xFFFF)
         return false;
     uint32_t flags = 0;
     if (fadt->length >= FADT_FLAGS + 4)
         memcpy(&flags, bytes + FADT_FLAGS, sizeof(flags));
-    pm_timer_port = (uint16_t)port;
-    ref->name = "ACPI PM timer";
-    ref->hz = PM_TIMER_HZ;
-    ref->mask = (flags & FADT_FLAG_TIMER_32BIT) ? 0xFFFFFFFFull : 0xFFFFFFull;
-    ref->read = pm_timer_read;
+    *port_out = (uint16_t)port;
+    *wide_out = (flags & FADT_FLAG_TIMER_32BIT) != 0;
     return true;
 }
 
-static bool find_hpet(struct reference *ref)
+/* The HPET's registers from its ACPI table; NULL when there is none we can reach. */
+static volatile void *find_hpet(void)
 {
     const struct acpi_sdt_header *table = acpi_find("HPET");
-    if (!table || table->length < HPET_TABLE_BASE + 12)
-        return false;
-    const uint8_t *bytes = (const uint8_t *)table;
+    if (!table || table->length < HPET_TABLE_BASE + GAS_SIZE)
+        return NULL;
     uint64_t base;
-    memcpy(&base, bytes + HPET_TABLE_BASE + 4, sizeof(base));
-    if (base < UNCACHED_WINDOW_BASE || base + 0x400 > IDENTITY_MAP_LIMIT)
+    memcpy(&base, (const uint8_t *)table + HPET_TABLE_BASE + GAS_ADDRESS, sizeof(base));
+    /* Registers must be uncached, and boot.S maps only [3 GiB, 4 GiB) so. */
+    if (base < UNCACHED_WINDOW_BASE || base + HPET_REGISTER_BLOCK_SIZE > IDENTITY_MAP_LIMIT) {
+        kprintf("mb2kernel: clock: HPET registers at %#lx are outside the uncached window\n",
+                base);
+        return NULL;
+    }
+    return (volatile void *)(uintptr_t)base;
+}
+
+/* Calibrate against `reference`; false (and why, logged) when it is absent or fails. */
+static bool calibrate(enum reference reference)
+{
+    enum smpboot_status status;
+    switch (reference) {
+    case REFERENCE_PM_TIMER: {
+        uint16_t port;
+        bool wide;
+        if (!find_pm_timer(&port, &wide)) {
+            kprintf("mb2kernel: clock: the FADT names no PM timer port\n");
+            return false;
+        }
+        kprintf("mb2kernel: clock: ACPI PM timer at port %#x, %u bits\n", port, wide ? 32u : 24u);
+        status = smpboot_tsc_clock_calibrate_pm_timer(&tsc_clock, port, wide);
+        break;
+    }
+    case REFERENCE_HPET: {
+        volatile void *registers = find_hpet();
+        if (!registers) {
+            kprintf("mb2kernel: clock: no usable ACPI HPET table\n");
+            return false;
+        }
+        kprintf("mb2kernel: clock: HPET at %#lx\n", (uint64_t)(uintptr_t)registers);
+        status = smpboot_tsc_clock_calibrate_hpet(&tsc_clock, registers);
+        break;
+    }
+    default:
+        status = smpboot_tsc_clock_calibrate_pit(&tsc_clock);
+        break;
+    }
+    if (status != SMPBOOT_OK) {
+        kprintf("mb2kernel: clock: the %s failed: %s\n", reference_name[reference],
+                smpboot_status_str(status));
         return false;
-    hpet_registers = (volatile uint8_t *)(uintptr_t)base;
-    uint64_t capabilities = *(volatile uint64_t *)(hpet_registers + HPET_REG_CAPABILITIES);
-    uint64_t period_fs = capabilities >> 32;
-    if (period_fs == 0 || period_fs > 100000000ull) /* the spec's bound: 100 ns */
-        return false;
-    volatile uint64_t *config = (volatile uint64_t *)(hpet_registers + HPET_REG_CONFIG);
-    *config |= HPET_CONFIG_ENABLE;
-    ref->name = "HPET";
-    ref->hz = 1000000000000000ull / period_fs;
-    ref->mask = 0xFFFFFFFFull;
-    ref->read = hpet_read;
+    }
     return true;
 }
 
-/* PIT channel 2 as a one-shot: TSC cycles until its output goes high. */
-static uint64_t pit_round(void)
+void clock_init(struct smpboot_host *host, const char *choice)
 {
-    const uint16_t count = (uint16_t)(PIT_HZ / ROUND_DIVISOR);
-    uint8_t gate = inb(0x61);
-    outb(0x61, (uint8_t)((gate & ~0x02u) | 0x01u)); /* gate on, speaker off */
-    outb(0x43, 0xB0);                               /* channel 2, lo/hi, mode 0 */
-    outb(0x42, (uint8_t)(count & 0xFF));
-    outb(0x42, (uint8_t)(count >> 8));
-    uint64_t tsc_start = rdtsc();
-    for (uint32_t reads = 0; !(inb(0x61) & 0x20); reads++) {
-        if (reads == 10 * STUCK_READ_LIMIT)
-            return 0;
-    }
-    uint64_t cycles = rdtsc() - tsc_start;
-    outb(0x61, gate);
-    return cycles * PIT_HZ / count;
-}
-
-static uint64_t calibrate_pit(void)
-{
-    uint64_t rounds[ROUNDS];
-    for (int i = 0; i < ROUNDS; i++) {
-        rounds[i] = pit_round();
-        if (rounds[i] == 0) {
-            kprintf("mb2kernel: clock: the PIT does not count\n");
-            return 0;
+    enum reference first = REFERENCE_PM_TIMER;
+    enum reference last = REFERENCE_PIT;
+    if (choice && !string_equal(choice, "auto")) {
+        enum reference forced = REFERENCE_COUNT;
+        for (enum reference r = 0; r < REFERENCE_COUNT; r++) {
+            if (string_equal(choice, reference_option[r]))
+                forced = r;
         }
+        if (forced == REFERENCE_COUNT)
+            panic("clock: unknown clock=%s (auto, pmtimer, hpet or pit)", choice);
+        first = last = forced;
     }
-    uint64_t hz = median_of_three(rounds[0], rounds[1], rounds[2]);
-    kprintf("mb2kernel: clock: TSC %lu kHz against the PIT; rounds %lu %lu %lu kHz\n", hz / 1000,
-            rounds[0] / 1000, rounds[1] / 1000, rounds[2] / 1000);
-    return hz;
-}
 
-void clock_init(void)
-{
-    struct reference ref;
-    if (find_pm_timer(&ref))
-        tsc_hz = calibrate(&ref);
-    if (tsc_hz == 0 && find_hpet(&ref))
-        tsc_hz = calibrate(&ref);
-    if (tsc_hz == 0)
-        tsc_hz = calibrate_pit();
-    if (tsc_hz == 0)
-        panic("clock: no timer to measure the TSC against");
+    enum reference used = REFERENCE_COUNT;
+    for (enum reference r = first; r <= last && used == REFERENCE_COUNT; r++) {
+        if (calibrate(r))
+            used = r;
+    }
+    if (used == REFERENCE_COUNT)
+        panic("clock: no reference to measure the TSC against%s",
+              first == last ? " (clock= named one only)" : "");
 
+    uint64_t hz = smpboot_tsc_clock_hz(&tsc_clock);
+    kprintf("mb2kernel: clock: TSC %lu kHz against the %s\n", hz / 1000, reference_name[used]);
+
+    /* The library's clock assumes one TSC rate for every CPU and state. */
     uint32_t a, b, c, d;
     cpuid(0x80000000u, 0, &a, &b, &c, &d);
     bool invariant = false;
@@ -224,14 +153,5 @@ void clock_init(void)
     if (!invariant)
         kprintf("mb2kernel: clock: the CPU does not report an invariant TSC\n");
 
-    /* 10^9 << 32 fits in 64 bits; any TSC above 1 GHz gives a multiplier below 2^32. */
-    ns_per_tsc_32_32 = (1000000000ull << 32) / tsc_hz;
-    tsc_base = rdtsc();
-}
-
-uint64_t clock_now_ns(void *ctx)
-{
-    (void)ctx;
-    uint64_t cycles = rdtsc() - tsc_base;
-    return (uint64_t)(((unsigned __int128)cycles * ns_per_tsc_32_32) >> 32);
+    smpboot_tsc_clock_use(host, &tsc_clock);
 }

@@ -122,6 +122,8 @@ struct boot_info {
 void bootinfo_parse(uint64_t info_phys, struct boot_info *info);
 /* Value of `key=` in the command line, copied into out; false when absent. */
 bool bootinfo_option(const struct boot_info *info, const char *key, char *out, size_t out_size);
+/* Whether two NUL-terminated strings are equal (option values). */
+bool string_equal(const char *a, const char *b);
 
 /* --- frames.c: physical memory --- */
 void frames_init(const struct boot_info *info);
@@ -150,8 +152,9 @@ bool acpi_init(const struct boot_info *info);
 const struct acpi_sdt_header *acpi_find(const char signature[4]);
 
 /* --- clock.c --- */
-void clock_init(void);
-uint64_t clock_now_ns(void *ctx);
+/* Calibrates libsmpboot's TSC clock (choice: the clock= option, NULL for
+ * auto) and sets host->now_ns and host->clock_ctx; panics when it cannot. */
+void clock_init(struct smpboot_host *host, const char *choice);
 
 /* --- cpu.c: descriptor tables --- */
 void cpu_tables_init(void);

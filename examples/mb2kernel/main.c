@@ -10,7 +10,7 @@
  *     said ready, finish; then the summary line and the exit status.
  *
  * Command line (after the image path in grub.cfg): mode=serial|parallel,
- * apic=auto|xapic|x2apic.
+ * apic=auto|xapic|x2apic, clock=auto|pmtimer|hpet|pit.
  */
 #include "kernel.h"
 
@@ -62,15 +62,6 @@ static void ap_entry(struct smpboot_cpu *cpu)
     smpboot_ap_ready(cpu);
     for (;;)
         __asm__ volatile("cli; hlt");
-}
-
-static bool string_equal(const char *a, const char *b)
-{
-    while (*a && *a == *b) {
-        a++;
-        b++;
-    }
-    return *a == *b;
 }
 
 /* Whether command-line option `key` (or `fallback` when absent) is `value`. */
@@ -180,9 +171,9 @@ void kmain(uint32_t info_phys)
     if (expected == 0)
         panic("madt: no enabled CPU");
 
+    /* now_ns and clock_ctx: clock_init(), below. */
     struct smpboot_host host = {
         .ctx = NULL,
-        .now_ns = clock_now_ns,
         .alloc_frames = frames_alloc,
         .free_frames = frames_free,
         .phys_to_virt = identity_phys_to_virt,
@@ -196,7 +187,10 @@ void kmain(uint32_t info_phys)
         .relax = NULL,
     };
     enum smpboot_apic_mode apic_mode = setup_local_apic(&madt, stored, &host);
-    clock_init();
+    char clock_choice[16];
+    clock_init(&host, bootinfo_option(&boot_info, "clock", clock_choice, sizeof(clock_choice))
+                          ? clock_choice
+                          : NULL);
 
     struct smpboot_config config;
     smpboot_config_default(&config);

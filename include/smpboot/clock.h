@@ -21,6 +21,20 @@
 extern "C" {
 #endif
 
+/*
+ * Use, on the BSP, before smpboot_init() (which copies the host):
+ *
+ *   static struct smpboot_tsc_clock clock;
+ *   smpboot_tsc_clock_calibrate_pm_timer(&clock, port, wide);   // or _hpet, _pit
+ *   smpboot_tsc_clock_use(&host, &clock);
+ *
+ * The library does not parse ACPI: the kernel finds the reference (FADT,
+ * HPET table) and names it. Checking for an invariant TSC is the kernel's
+ * too. A calibration that fails returns after at most 2^20 reads of a
+ * reference that did not move. Nothing of the reference (port, mapping) is
+ * used after the calibration returns.
+ */
+
 /* Words of storage in struct smpboot_tsc_clock. */
 #define SMPBOOT_TSC_CLOCK_WORDS 4
 
@@ -41,7 +55,7 @@ struct smpboot_tsc_clock {
 
 /*
  * The ACPI PM timer (3.579545 MHz) at I/O port `port`: the FADT's
- * PM_TMR_BLK (or X_PM_TMR_BLK when in I/O space). `wide`: the FADT's
+ * X_PM_TMR_BLK when it is nonzero and in I/O space, else PM_TMR_BLK. `wide`: the FADT's
  * TMR_VAL_EXT flag (a 32-bit counter; else 24 bits).
  */
 enum smpboot_status smpboot_tsc_clock_calibrate_pm_timer(struct smpboot_tsc_clock *clock,
@@ -59,7 +73,7 @@ enum smpboot_status smpboot_tsc_clock_calibrate_hpet(struct smpboot_tsc_clock *c
 /*
  * The legacy PIT's channel 2 (1.193182 MHz; ports 0x42, 0x43, and the gate
  * in port 0x61, whose speaker bit is left off). For machines without ACPI
- * timers; channel 2 is left counting.
+ * timers; channel 2 is left counting, with its gate (port 0x61 bit 0) set.
  */
 enum smpboot_status smpboot_tsc_clock_calibrate_pit(struct smpboot_tsc_clock *clock);
 

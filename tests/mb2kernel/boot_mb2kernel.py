@@ -11,7 +11,12 @@
    Each must end with QEMU status 33 (the kernel's isa-debug-exit success)
    and, as the kernel's last line,
      smpboot: summary online=N expected=M failed=0 mode=... bringup_us=T
-   with N == M == the CPU count given to QEMU.
+   with N == M == the CPU count given to QEMU, after the clock's line
+     mb2kernel: clock: TSC K kHz against the <reference>
+   (which, when the options say clock=pmtimer|hpet|pit, is that reference).
+3. With --append OPTIONS (repeatable): one more ISO per OPTIONS, its GRUB
+   entry passing them to the kernel, booted on each firmware instead of
+   the plain one.
 
 Exit status: 0 when every boot passed, 1 otherwise, 77 (Meson's "skipped")
 when a tool is missing, naming the Debian package. The per-boot time limit
@@ -30,6 +35,9 @@ FIRMWARES = ("seabios-pc", "seabios-q35", "ovmf-q35")
 SUMMARY = re.compile(r"^smpboot: summary online=(\d+) expected=(\d+) failed=(\d+) "
                      r"mode=(serial|parallel) bringup_us=(\d+)$")
 ANSI_ESCAPE = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
+CLOCK_LINE = re.compile(r"^mb2kernel: clock: TSC (\d+) kHz against the (.+)$")
+CLOCK_REFERENCES = {"pmtimer": "ACPI PM timer", "hpet": "HPET", "pit": "PIT"}
+GRUB_KERNEL_LINE = "multiboot2 /boot/mb2kernel.elf"
 EXIT_SUCCESS = 33
 SKIP = 77
 
@@ -83,6 +91,43 @@ def build(source_root, work_dir):
     return iso
 
 
+def iso_with_options(source_root, build_dir, work_dir, options, index):
+    """An ISO whose GRUB entry passes `options` to the kernel; returns its path, or None."""
+    example = os.path.join(source_root, "examples", "mb2kernel")
+    with open(os.path.join(example, "grub.cfg")) as f:
+        config = f.read()
+    if config.count(GRUB_KERNEL_LINE) != 1:
+        print(f"FAIL build: grub.cfg has no single '{GRUB_KERNEL_LINE}' line for the options")
+        return None
+    config_path = os.path.join(work_dir, f"grub-{index}.cfg")
+    with open(config_path, "w") as f:
+        f.write(config.replace(GRUB_KERNEL_LINE, f"{GRUB_KERNEL_LINE} {options}"))
+    iso = os.path.join(work_dir, f"mb2kernel-{index}.iso")
+    command = [sys.executable, os.path.join(example, "make_iso.py"), shutil.which("grub-mkrescue"),
+               os.path.join(build_dir, "mb2kernel.elf"), config_path, iso]
+    log = os.path.join(work_dir, f"iso-{index}.log")
+    status = run_logged(command, log)
+    if status != 0 or not os.path.exists(iso):
+        print(f"FAIL build: the ISO for '{options}' (status {status}, log: {log})")
+        return None
+    print(f"ok   build: {iso} ('{options}')")
+    return iso
+
+
+def expected_clock(options):
+    """The reference a clock= option forces, None for auto; raises ValueError when unknown."""
+    for word in options.split():
+        if word.startswith("clock="):
+            value = word[len("clock="):]
+            if value == "auto":
+                return None
+            if value not in CLOCK_REFERENCES:
+                raise ValueError(f"unknown {word}; choose from auto, "
+                                 + ", ".join(CLOCK_REFERENCES))
+            return CLOCK_REFERENCES[value]
+    return None
+
+
 def qemu_command(firmware, iso, smp, memory, work_dir):
     machine = "pc" if firmware == "seabios-pc" else "q35"
     command = ["qemu-system-x86_64", "-machine", machine, "-accel", "tcg",
@@ -104,9 +149,10 @@ def kernel_lines(raw):
     return [line.strip() for line in text.split("\n") if line.strip()]
 
 
-def boot(firmware, iso, smp, memory, time_limit, work_dir):
+def boot(firmware, iso, options, index, smp, memory, time_limit, work_dir):
+    label = f"{firmware} '{options}'" if options else firmware
     command = qemu_command(firmware, iso, smp, memory, work_dir)
-    log_path = os.path.join(work_dir, f"serial-{firmware}.log")
+    log_path = os.path.join(work_dir, f"serial-{firmware}-{index}.log")
     try:
         result = subprocess.run(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                 timeout=time_limit)
@@ -125,6 +171,12 @@ def boot(firmware, iso, smp, memory, time_limit, work_dir):
         problems.append(f"QEMU exit status {status}, want {EXIT_SUCCESS}")
     panics = [line for line in kernel if "panic:" in line or " error:" in line]
     problems += panics
+    clock = [m for m in map(CLOCK_LINE.match, kernel) if m]
+    want_reference = expected_clock(options)
+    if len(clock) != 1:
+        problems.append(f"{len(clock)} clock lines ('mb2kernel: clock: TSC ... kHz against the ...'), want 1")
+    elif want_reference and clock[0].group(2) != want_reference:
+        problems.append(f"the clock used the {clock[0].group(2)}, but the options force the {want_reference}")
     summary = SUMMARY.match(kernel[-1]) if kernel else None
     if not summary:
         problems.append("the kernel's last line is not the summary line: "
@@ -139,13 +191,14 @@ def boot(firmware, iso, smp, memory, time_limit, work_dir):
             problems.append(f"failed={failed}")
 
     if problems:
-        print(f"FAIL {firmware}: " + "; ".join(problems))
+        print(f"FAIL {label}: " + "; ".join(problems))
         print(f"     command: {' '.join(command)}")
         print(f"     serial log: {log_path}; its kernel lines:")
         for line in kernel[-40:]:
             print(f"       {line}")
         return False
-    print(f"ok   {firmware}: {kernel[-1]}")
+    print(f"ok   {label}: {clock[0].group(0)}")
+    print(f"     {kernel[-1]}")
     return True
 
 
@@ -159,22 +212,39 @@ def main():
     parser.add_argument("--memory", default="256M")
     parser.add_argument("--time-limit", type=int, default=300,
                         help="seconds before a boot counts as hung")
+    parser.add_argument("--append", action="append", default=[], metavar="OPTIONS",
+                        help="kernel command line (e.g. 'clock=hpet'): boot an ISO whose GRUB "
+                             "entry passes it, instead of the plain one; repeatable")
     args = parser.parse_args()
 
     firmwares = [f for f in args.firmware.split(",") if f]
     unknown = [f for f in firmwares if f not in FIRMWARES]
     if unknown or not firmwares:
         parser.error(f"unknown firmware {unknown}; choose from {', '.join(FIRMWARES)}")
+    for options in args.append:
+        try:
+            expected_clock(options)
+        except ValueError as error:
+            parser.error(str(error))
     missing = missing_tools(firmwares)
     if missing:
         print("SKIP: missing " + ", ".join(missing))
         return SKIP
 
     work_dir = os.path.abspath(args.work_dir)
-    iso = build(os.path.abspath(args.source_root), work_dir)
+    source_root = os.path.abspath(args.source_root)
+    iso = build(source_root, work_dir)
     if iso is None:
         return 1
-    results = [boot(f, iso, args.smp, args.memory, args.time_limit, work_dir) for f in firmwares]
+    # (ISO, options, index): index 0 is the plain ISO, 1.. those of --append.
+    images = [(iso, "", 0)]
+    if args.append:
+        images = [(iso_with_options(source_root, os.path.dirname(iso), work_dir, options, i),
+                   options, i) for i, options in enumerate(args.append, start=1)]
+        if any(image is None for image, _, _ in images):
+            return 1
+    results = [boot(f, image, options, i, args.smp, args.memory, args.time_limit, work_dir)
+               for image, options, i in images for f in firmwares]
     return 0 if all(results) else 1
 
 
