@@ -23,6 +23,14 @@
 ; Every AP that reaches this page increments params.entered, nothing else
 ; in the page is ever written by an AP.
 ;
+; NMIs: until the claim the IDT is empty (an NMI shuts the AP down: it
+; owns no memory a handler could push to). From the claim on, the AP runs
+; on the 64 scratch bytes at the end of its slot with the page's 32-bit
+; NMI-only IDT, whose handler returns. Setting CR0.PG makes that IDT
+; unreadable (IA-32e mode reads 16-byte gates), so the 64-bit code loads
+; the session's NMI-only IDT and the AP's own stack as soon as the kernel's
+; page tables map them. docs/reliability.md counts the windows left.
+;
 ; Built with `nasm -f bin`: assembled at origin 0, so every label is its
 ; offset in the page. The library does not assemble it at build time: it
 ; compiles the committed src/trampoline/trampoline_blob.c, which
@@ -188,6 +196,11 @@ protected_mode_entry:
     mov edx, SLOT_STATE_CLAIMED
     lock cmpxchg [esi + SLOT_OFF_STATE], edx
     jne park
+    ; The slot is ours, its NMI scratch bytes too: the stack first, then
+    ; the IDT that pushes on it. One frame (EFLAGS, CS, EIP: 12 bytes) is
+    ; all there is: after an NMI, NMIs stay blocked until the 64-bit IRETQ.
+    lea esp, [esi + SLOT_SIZE]
+    lidt [ebx + params + tramp_params.page_idtr_limit]
     mov dword [esi + SLOT_OFF_PROGRESS], PROGRESS_PROTECTED_MODE
     ; Timestamps are raw TSC: the host clock cannot be called from here. The
     ; BSP converts them with a ratio it measures over the bring-up.
@@ -241,10 +254,36 @@ park:
     hlt
     jmp .halt
 
+; The page's 32-bit NMI handler: back to where it hit, without IRETD. KVM
+; emulates an IRET from protected mode with paging off on some hosts and its
+; emulator has no protected-mode IRET: the guest stops with an internal
+; error. A near return does the same here (CS is unchanged, and the code
+; after the claim reads no flags the NMI could have changed) but leaves NMIs
+; blocked: the 64-bit code unblocks them with an IRETQ once an NMI is
+; survivable again.
+nmi_return32:
+    ret 8                           ; EIP; drop CS and EFLAGS
+
 ; =========================================================================
-; 64-bit mode, on the boot page tables, still on no stack.
+; 64-bit mode, on the boot page tables, still on no stack. Since `mov cr0`
+; the page's 32-bit IDT is misread (IA-32e mode reads 16-byte gates): an NMI
+; now shuts the AP down until the LIDT of the session's 64-bit IDT, so that
+; comes as early as the page tables allow.
 ; =========================================================================
     bits 64
+; The far jump lands here when the boot tables are the kernel's own (its CR3
+; is below 4 GiB): the AP's stack, its slot and the session's IDT are all
+; mapped already, so it takes them before anything else. 32-bit addressing
+; zero-extends ebx and edi, whose upper halves are undefined here.
+long_mode_entry_on_kernel_tables:
+    imul esi, edi, SLOT_SIZE
+    add rsi, [ebx + params + tramp_params.slots_virt]
+    mov rsp, [rsi + SLOT_OFF_STACK_TOP]
+    lidt [ebx + params + tramp_params.session_idtr_limit]
+    ; Then as below: the same loads again change nothing.
+
+; Otherwise (bootstrap tables) here: they map the page and the kernel's upper
+; half only, so the stack and IDT wait for the kernel's tables.
 long_mode_entry:
     ; Upper register halves are undefined after the mode switch: writing
     ; the 32-bit halves zero-extends them.
@@ -272,6 +311,11 @@ long_mode_entry:
     ; the kernel's page tables are sure to map.
     imul rsi, rdi, SLOT_SIZE
     add rsi, [rbx + params + tramp_params.slots_virt]
+    ; At once our own stack (16-byte aligned) and the session's NMI-only
+    ; IDT: since `mov cr0` above, the page's 32-bit IDT is misread and an
+    ; NMI would shut us down.
+    mov rsp, [rsi + SLOT_OFF_STACK_TOP]
+    lidt [rbx + params + tramp_params.session_idtr_limit]
     mov dword [rsi + SLOT_OFF_PROGRESS], PROGRESS_LONG_MODE
     mov dword [rsi + SLOT_OFF_PROGRESS], PROGRESS_KERNEL_CR3
     rdtsc
@@ -291,12 +335,24 @@ long_mode_entry:
     mov fs, eax
     mov gs, eax
 
-    ; Our own stack (16-byte aligned), then C: rdi = slot, rbp = 0 ends
-    ; any frame-pointer walk, and rflags = 0 (IF, DF, AC, TF clear; bit 1
-    ; always reads 1), cleared last because XOR sets flags.
-    mov rax, [rbx + params + tramp_params.ap_main]
-    mov rsp, [rsi + SLOT_OFF_STACK_TOP]
     mov dword [rsi + SLOT_OFF_PROGRESS], PROGRESS_STACK
+    ; The stack's first use: an NMI taken in the 32-bit code left NMIs
+    ; blocked (see nmi_return32), and an IRETQ to the next instruction
+    ; unblocks them. An unmapped stack kills the AP here, at STACK.
+    mov rax, rsp
+    push SEL_DATA                   ; SS
+    push rax                        ; RSP
+    pushfq
+    push SEL_CODE64                 ; CS
+    lea rax, [rel .nmis_unblocked]  ; the identity address we run at
+    push rax
+    iretq
+.nmis_unblocked:
+
+    ; Then C: rdi = slot, rbp = 0 ends any frame-pointer walk, and
+    ; rflags = 0 (IF, DF, AC, TF clear; bit 1 always reads 1), cleared last
+    ; because XOR sets flags.
+    mov rax, [rbx + params + tramp_params.ap_main]
     xor ebp, ebp
     mov rdi, rsi
     push 0
@@ -318,6 +374,22 @@ null_idtr:
     dw 0
     dd 0
 
+; The 32-bit NMI-only IDT, from the claim until paging is on: vectors 0 and
+; 1 absent (as fatal as no IDT), vector 2 a present 32-bit interrupt gate
+; (DPL 0) to nmi_return32 in SEL_CODE32, whose linear address the
+; installer writes into the two offset halves.
+IDT32_GATE_INTERRUPT equ 0x8E
+    align 8
+idt32:
+    dq 0
+    dq 0
+idt32_nmi_gate:
+    dw 0                                        ; offset 15:0 (installer)
+    dw SEL_CODE32
+    db 0, IDT32_GATE_INTERRUPT
+    dw 0                                        ; offset 31:16 (installer)
+idt32_end:
+
 ; The temporary GDT, until the AP is on the kernel's page tables.
     align 8
 gdt:
@@ -335,6 +407,7 @@ params:
         at tramp_params.page_gdtr_limit, dw gdt_end - gdt - 1
         at tramp_params.jump32_selector, dw SEL_CODE32
         at tramp_params.jump64_selector, dw SEL_CODE64
+        at tramp_params.page_idtr_limit, dw idt32_end - idt32 - 1
     iend
 trampoline_end:
 
@@ -342,4 +415,6 @@ trampoline_end:
     times -((trampoline_end - trampoline_start) > TRAMP_PAGE_SIZE) db 0
 ; The selectors above must name the GDT's entries.
     times -((gdt_end - gdt) != 4 * 8) db 0
+; The NMI gate is vector 2 of the page's IDT.
+    times -((idt32_nmi_gate - idt32) != 2 * 8 || (idt32_end - idt32) != 3 * 8) db 0
     times -(SEL_CODE64 != 1 * 8 || SEL_DATA != 2 * 8 || SEL_CODE32 != 3 * 8) db 0

@@ -30,8 +30,13 @@ OFFSET_NAME_BYTES equ 40
     offset_record "OFF_REAL_MODE_SEGMENT_PATCH", real_mode_segment_patch
     offset_record "OFF_PROTECTED_MODE_ENTRY", protected_mode_entry
     offset_record "OFF_LONG_MODE_ENTRY", long_mode_entry
+    offset_record "OFF_LONG_MODE_ENTRY_ON_KERNEL_TABLES", long_mode_entry_on_kernel_tables
     offset_record "OFF_GDT", gdt
     offset_record "GDT_SIZE", gdt_end - gdt
+    offset_record "OFF_IDT32", idt32
+    offset_record "OFF_IDT32_NMI_GATE", idt32_nmi_gate
+    offset_record "IDT32_SIZE", idt32_end - idt32
+    offset_record "OFF_NMI_RETURN32", nmi_return32
     offset_record "OFF_PARAMS", params
     offset_record "SEL_CODE64", SEL_CODE64
     offset_record "SEL_DATA", SEL_DATA
@@ -64,6 +69,10 @@ OFFSET_NAME_BYTES equ 40
     offset_record "PARAM_SLOTS_VIRT", tramp_params.slots_virt
     offset_record "PARAM_SLOT_COUNT", tramp_params.slot_count
     offset_record "PARAM_AP_MAIN", tramp_params.ap_main
+    offset_record "PARAM_PAGE_IDTR_LIMIT", tramp_params.page_idtr_limit
+    offset_record "PARAM_PAGE_IDTR_BASE", tramp_params.page_idtr_base
+    offset_record "PARAM_SESSION_IDTR_LIMIT", tramp_params.session_idtr_limit
+    offset_record "PARAM_SESSION_IDTR_BASE", tramp_params.session_idtr_base
 
     ; What the blob assumes about the slot table and the progress steps.
     offset_record "SLOT_SIZE", SLOT_SIZE
@@ -73,6 +82,7 @@ OFFSET_NAME_BYTES equ 40
     offset_record "SLOT_OFF_STACK_TOP", SLOT_OFF_STACK_TOP
     offset_record "SLOT_OFF_TSC_CLAIMED", SLOT_OFF_TSC_CLAIMED
     offset_record "SLOT_OFF_TSC_LONG_MODE", SLOT_OFF_TSC_LONG_MODE
+    offset_record "SLOT_OFF_NMI_STACK", SLOT_OFF_NMI_STACK
     offset_record "SLOT_STATE_KICKED", SLOT_STATE_KICKED
     offset_record "SLOT_STATE_CLAIMED", SLOT_STATE_CLAIMED
     offset_record "PROGRESS_PROTECTED_MODE", PROGRESS_PROTECTED_MODE

@@ -190,6 +190,44 @@ def test_timeline_with_and_without_ready():
     assert stats.steps['online_to_ready_us'] == 94, stats.steps
 
 
+def test_stats_line_gives_the_breakdown():
+    log = SerialLog()
+    log.feed('minikernel: smpboot_start: ok, 3 of 3 CPUs online, last AP after 577 us')
+    log.feed('smpboot: round r=1 online=3 bringup_us=577')
+    log.feed('smpboot: stats r=1 total_ns=900000 setup_ns=100000 stacks_ns=30000 '
+             'trampoline_ns=60000 ipi_ns=200000 ipis=6 mandatory_wait_ns=50000 '
+             'ap_wait_ns=400000 ready_wait_ns=0 last_sipi_ns=350000')
+    log.feed('minikernel: timeline us: cpu 1 apic 1 kicked 100 trampoline 420 long_mode 527 '
+             'c 573 online 577')
+    log.feed('minikernel: timeline us: cpu 2 apic 2 kicked 110 trampoline 430 long_mode 530 '
+             'c 570 online 575')
+    assert not log.problems, log.problems
+    assert log.rounds[0].stats['ipis'] == 6, log.rounds[0].stats
+    stats = cell_stats([[log.rounds[0]]], cold_rounds=0)
+    assert stats.breakdown['bd_setup_us'] == 100, stats.breakdown
+    assert stats.breakdown['bd_ap_wait_us'] == 400, stats.breakdown
+    # The call less setup, IPIs, policy, AP and ready waits.
+    assert stats.breakdown['bd_other_us'] == 150, stats.breakdown
+    assert stats.ipis == 6 and stats.ap_path_us == 151, (stats.ipis, stats.ap_path_us)
+
+
+def test_stats_line_missing_a_field_is_a_problem():
+    log = SerialLog()
+    log.feed('minikernel: smpboot_start: ok, 2 of 2 CPUs online, last AP after 5 us')
+    log.feed('smpboot: stats r=1 total_ns=9 setup_ns=1')
+    assert any('stats line lacks' in p for p in log.problems), log.problems
+
+
+def test_naive_reference_round_lines_start_rounds():
+    log = SerialLog()
+    log.feed('minikernel: starting 3 APs: mode=serial reference=naive-serial apic=xapic')
+    first = log.feed('smpboot: round r=1 online=4 bringup_us=900')
+    second = log.feed('smpboot: round r=2 online=3 bringup_us=10000900')
+    assert first is not None and first.ok and first.total == 4, first
+    assert second is not None and not second.ok, second
+    assert [r.number for r in log.rounds] == [1, 2], log.rounds
+
+
 def test_boot_stops_when_kvm_gives_up_on_the_guest():
     # QEMU prints this and then waits forever with the guest paused.
     fake_qemu = ['sh', '-c', 'echo "KVM internal error. Suberror: 1" >&2; '

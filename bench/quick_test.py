@@ -53,6 +53,9 @@ def check_csv(path):
     return problems
 
 
+BREAKDOWN_HEADING = "## Where smpboot_start()'s time goes"
+
+
 def check_markdown(path):
     with open(path) as f:
         text = f.read()
@@ -60,9 +63,16 @@ def check_markdown(path):
     head = report.markdown_table([])[0]
     if head not in text:
         problems.append(f'{path}: the results table header is missing')
-    rows = [line for line in text.splitlines() if line.startswith('| tcg |')]
+    main_part, _, breakdown = text.partition(BREAKDOWN_HEADING)
+    rows = [line for line in main_part.splitlines() if line.startswith('| tcg |')]
     if len(rows) != len(matrix.QUICK_CPUS) * len(matrix.QUICK_MODES):
         problems.append(f'{path}: {len(rows)} table rows')
+    # The minikernel's stats line, parsed: one breakdown row per cell.
+    parts = [line for line in breakdown.split('\n## ')[0].splitlines()
+             if line.startswith('| tcg |')]
+    if len(parts) != len(rows):
+        problems.append(f'{path}: {len(parts)} rows under "{BREAKDOWN_HEADING}", '
+                        f'{len(rows)} expected')
     for needed in ('trampoline blob:', 'size -t', 'bringup.png'):
         if needed not in text:
             problems.append(f'{path}: no {needed!r}')

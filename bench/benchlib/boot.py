@@ -127,3 +127,58 @@ def watchdog_seconds(accel: str, cpus: int, rounds: int) -> float:
     if accel == 'kvm':
         return 120 + 1.5 * cpus * rounds
     return 60 + 0.15 * cpus * rounds
+
+
+# ---- Bochs (bench/run --accel bochs): emulated time, deterministic ----
+
+BOCHS_RUNNER_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(
+    os.path.abspath(__file__)))), 'tests', 'bochs')
+
+
+def bochs_runner():
+    """tests/bochs/run_bochs.py, which builds the GRUB ISO and the bochsrc."""
+    import sys
+    if BOCHS_RUNNER_DIR not in sys.path:
+        sys.path.insert(0, BOCHS_RUNNER_DIR)
+    import run_bochs  # noqa: E402 - found through the path just set
+    return run_bochs
+
+
+def bochs_available():
+    """None when Bochs and its tools are there, else what is missing."""
+    runner = bochs_runner()
+    try:
+        runner.require_tools(os.environ.get('BOCHS', 'bochs'))
+    except runner.ToolMissing as missing:
+        return str(missing)
+    return None
+
+
+def bochs_boot(kernel, cpus, append, timeout_s) -> BootResult:
+    """One boot under Bochs with `clock: sync=none` (docs/bochs.md): its
+    times are emulated, instructions over ips, the same on every run. Bochs
+    has no isa-debug-exit: the boot counts as a success when the kernel
+    halted after a summary line with every CPU online."""
+    import argparse
+    runner = bochs_runner()
+    parser = argparse.ArgumentParser()
+    runner.add_run_arguments(parser)
+    args = parser.parse_args(['--kernel', kernel, '--cpus', str(cpus), '--append', append,
+                              '--timeout', str(timeout_s)])
+    run = runner.run_in_workdir(args, lambda workdir: runner.boot(args, workdir))
+    log = SerialLog()
+    for line in run.serial_lines:
+        log.feed(line)
+    summary = run.summary or {}
+    ok = (run.stopped_because == 'the kernel halted' and summary.get('failed') == 0
+          and summary.get('online') == summary.get('expected'))
+    timed_out = run.stopped_because == 'the wall-clock timeout'
+    command = [args.bochs, f'(tests/bochs/run_bochs.py --cpus {cpus} --ips {args.ips} '
+               f'--model {args.model})', '-append', append]
+    return BootResult(command, log, None if timed_out else (EXIT_SUCCESS if ok else EXIT_FAILURE),
+                      timed_out, False, run.wall_seconds, '\n'.join(run.bochs_log_tail))
+
+
+def bochs_watchdog_seconds(cpus: int, rounds: int) -> float:
+    """BIOS and GRUB take about 8 s of host time; each CPU-round a few tenths."""
+    return 120 + 1.0 * cpus * rounds

@@ -1,8 +1,9 @@
 """The PNG: median bring-up time against CPU count, one line per mode, one
 panel per accelerator, log-scale y, the bars spanning the interquartile range.
 When the ratio base (matrix.RATIO_BASE) ran, a second row of panels shows
-each mode's median divided by the base's at the same CPU count. Linux's
-reference modes are drawn dashed."""
+each mode's median divided by the base's at the same CPU count. The
+references (Linux's modes, the naive-serial code without libsmpboot) are
+drawn dashed."""
 import matplotlib
 
 matplotlib.use('Agg')  # no display: write files only
@@ -11,11 +12,16 @@ import matplotlib.pyplot as plt  # noqa: E402
 from .matrix import RATIO_BASE  # noqa: E402
 
 MARKERS = {'serial-spec': 'o', 'parallel-spec': 's', 'parallel-fast': '^',
-           'parallel-default': 'D', 'linux-serial': 'v', 'linux-parallel': 'P'}
+           'parallel-default': 'D', 'naive-serial': 'X', 'serial-default': 'd',
+           'serial-fast': '<', 'linux-serial': 'v', 'linux-parallel': 'P'}
 # Fixed per mode, so that a mode has one colour in every panel.
 COLOURS = {'serial-spec': 'tab:blue', 'parallel-spec': 'tab:orange',
            'parallel-fast': 'tab:green', 'parallel-default': 'tab:red',
+           'naive-serial': 'tab:grey', 'serial-default': 'tab:pink',
+           'serial-fast': 'tab:olive',
            'linux-serial': 'tab:purple', 'linux-parallel': 'tab:brown'}
+# Modes that are not the library: drawn dashed.
+REFERENCES = ('naive-serial',)
 
 
 def modes_of(results, accel):
@@ -28,7 +34,7 @@ def modes_of(results, accel):
 
 def line_style(results, mode):
     linux = any(r.cell.mode.name == mode and r.cell.mode.kernel == 'linux' for r in results)
-    return '--' if linux else '-'
+    return '--' if linux or mode in REFERENCES else '-'
 
 
 def cpu_axis(axis, counts):
@@ -40,7 +46,7 @@ def cpu_axis(axis, counts):
 
 
 def plot(path, results, title, panel_titles=None):
-    accels = sorted({r.cell.accel for r in results}, key=['tcg', 'kvm'].index)
+    accels = sorted({r.cell.accel for r in results}, key=['tcg', 'kvm', 'bochs'].index)
     with_ratios = any(getattr(r, 'ratio_to_default', None) for r in results)
     rows = 2 if with_ratios else 1
     figure, axes = plt.subplots(rows, len(accels), figsize=(6.4 * len(accels), 4.8 * rows),

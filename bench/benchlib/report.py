@@ -3,7 +3,7 @@ import csv
 from typing import List
 
 from .matrix import RATIO_BASE
-from .stats import STEPS
+from .stats import BREAKDOWN, STEPS
 
 # kernel: minikernel, or linux for a reference mode. ratio_to_default: this
 # cell's median over the median of matrix.RATIO_BASE at the same accelerator
@@ -14,7 +14,8 @@ CELL_COLUMNS = ['accel', 'mode', 'kernel', 'cpus', 'machine', 'rounds', 'failed_
                 'ratio_to_default'] + \
                [s[0] for s in STEPS] + \
                ['first_kicked_us', 'last_kicked_us', 'last_online_us', 'call_us', 'slowest_step', 'pages_held',
-                'pages_after_finish', 'load1']
+                'pages_after_finish', 'load1'] + \
+               [b[0] for b in BREAKDOWN] + ['ipis', 'ap_path_us']
 
 ROUND_COLUMNS = ['accel', 'mode', 'cpus', 'boot', 'round', 'cold', 'ok', 'unstamped', 'online',
                  'total', 'bringup_us']
@@ -51,9 +52,10 @@ def cell_row(result) -> dict:
            'machine': result.cell.machine, 'load1': result.load1}
     for key in ('rounds', 'failed_rounds', 'unstamped_rounds', 'boots', 'first_us', 'median_us', 'min_us', 'max_us',
                 'iqr_us', 'q1_us', 'q3_us', 'call_us', 'first_kicked_us', 'last_kicked_us', 'last_online_us', 'slowest_step',
-                'pages_held', 'pages_after_finish'):
+                'pages_held', 'pages_after_finish', 'ipis', 'ap_path_us'):
         row[key] = getattr(stats, key)
     row.update(stats.steps)
+    row.update(stats.breakdown)
     row = {k: number(v) if not isinstance(v, str) else v for k, v in row.items()}
     row['ratio_to_default'] = ratio_text(getattr(result, 'ratio_to_default', None))
     return row
@@ -117,12 +119,33 @@ def markdown_table(results) -> List[str]:
     return lines
 
 
+def breakdown_table(results) -> List[str]:
+    rows = [r for r in results if r.stats and r.stats.breakdown]
+    if not rows:
+        return []
+    out = ['| accel | CPUs | mode | call | set-up | set-up per AP | stacks | trampoline | '
+           'IPIs (count) | policy waits | AP waits | AP path | ready waits | other |',
+           '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |']
+    for r in rows:
+        b = r.stats.breakdown
+        aps = max(1, r.cell.cpus - 1)
+        per_ap = b['bd_setup_us'] / aps if b.get('bd_setup_us') is not None else None
+        out.append(f'| {r.cell.accel} | {r.cell.cpus} | {r.cell.mode.name} | '
+                   f'{us(b.get("bd_total_us"))} | {us(b.get("bd_setup_us"))} | {us(per_ap)} | '
+                   f'{us(b.get("bd_stacks_us"))} | {us(b.get("bd_trampoline_us"))} | '
+                   f'{us(b.get("bd_ipi_us"))} ({number(r.stats.ipis)}) | '
+                   f'{us(b.get("bd_mandatory_wait_us"))} | {us(b.get("bd_ap_wait_us"))} | '
+                   f'{us(r.stats.ap_path_us)} | {us(b.get("bd_ready_wait_us"))} | '
+                   f'{us(b.get("bd_other_us"))} |')
+    return out
+
+
 def ratio_tables(results, base_mode) -> List[str]:
     """Per accelerator: CPU counts down, modes across, "median ms (×ratio)"."""
     if not any(r.cell.mode.name == base_mode for r in results):
         return []
     out = []
-    for accel in [a for a in ('tcg', 'kvm') if any(r.cell.accel == a for r in results)]:
+    for accel in [a for a in ('tcg', 'kvm', 'bochs') if any(r.cell.accel == a for r in results)]:
         mine = [r for r in results if r.cell.accel == accel]
         modes = []
         for r in mine:
@@ -179,6 +202,18 @@ def write_markdown(path, env, command, results, figures, borrowed, problems, plo
                 'hotplug bring-up (per-CPU set-up, INIT-SIPI-SIPI, each AP\'s own '
                 'initialisation up to online), more work than the library\'s figure.', '']
     out += markdown_table(results)
+    parts = breakdown_table(results)
+    if parts:
+        out += ['', '## Where smpboot_start()\'s time goes', '',
+                'From `smpboot_start_stats()` (the minikernel\'s `smpboot: stats` line), '
+                'medians over the warm rounds, µs. "set-up": the call to the first INIT '
+                '(of it: the stacks, and the slot table with the trampoline page and its '
+                'mapping); "IPIs": inside the INIT and SIPI sends; "policy waits": the INIT '
+                'delay, the SIPI spacing, the SDM retry; "AP waits": the BSP waiting for the '
+                'APs to answer and go online, which holds the AP path (each AP\'s own steps '
+                'from its slot won to online, median from the timeline) and the rest: the '
+                'SIPI\'s delivery, real mode, and the host scheduling vCPUs; "other": the '
+                'call less its parts (polls, verdicts, log lines).', ''] + parts
     ratios = ratio_tables(results, RATIO_BASE)
     if ratios:
         out += ['', '## Ratios to the library\'s default profile', ''] + ratios

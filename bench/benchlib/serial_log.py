@@ -3,17 +3,24 @@
 A boot with bench=R prints, for every round, in this order:
     minikernel: smpboot_start: <status>, <N> of <M> CPUs online, last AP after <T> us
     smpboot: round r=<R> online=<N> bringup_us=<T>
+    smpboot: stats r=<R> total_ns=<t> setup_ns=<t> stacks_ns=<t> trampoline_ns=<t> ipi_ns=<t>
+        ipis=<n> mandatory_wait_ns=<t> ap_wait_ns=<t> ready_wait_ns=<t> last_sipi_ns=<t>
+        (one line: smpboot_start_stats(), where the BSP's time in the call went)
     minikernel: timeline us: cpu <i> apic <a> kicked <t> trampoline <t> long_mode <t> c <t>
         online <t> [ready <t>]      (one line; ready when the entry called smpboot_ap_ready())
     ...
     minikernel: smpboot_start call took <T> us
     minikernel: memory: libsmpboot held <P> pages during bring-up, <Q> after smpboot_finish ...
-and the boot ends with the contract's summary line.
+and the boot ends with the contract's summary line. The naive-serial reference
+(reference=naive-serial, no libsmpboot) prints no START, stats or timeline
+lines: its ROUND line starts the round, judged against the CPU count of the
+"minikernel: starting <N> APs:" line.
 """
 import re
 from dataclasses import dataclass, field
 from typing import List, Optional
 
+STARTING = re.compile(r'^minikernel: starting (?P<aps>\d+) APs: ')
 START = re.compile(r'^minikernel: smpboot_start: (?P<status>.+?), (?P<online>\d+) of '
                    r'(?P<total>\d+) CPUs online, last AP after (?P<us>\d+) us$')
 TIMELINE = re.compile(r'^minikernel: timeline us: cpu (?P<cpu>\d+) apic (?P<apic>\d+) '
@@ -23,6 +30,10 @@ TIMELINE = re.compile(r'^minikernel: timeline us: cpu (?P<cpu>\d+) apic (?P<apic
 # The per-round contract line (docs/minikernel.md), right after the START line.
 ROUND = re.compile(r'^smpboot: round r=(?P<r>\d+) online=(?P<online>\d+) '
                    r'bringup_us=(?P<us>\d+)$')
+# smpboot_start_stats() of the round, right after the ROUND line: name=value pairs.
+STATS = re.compile(r'^smpboot: stats r=(?P<r>\d+)(?P<pairs>(?: [a-z_]+=\d+)+)$')
+STATS_FIELDS = ('total_ns', 'setup_ns', 'stacks_ns', 'trampoline_ns', 'ipi_ns', 'ipis',
+                'mandatory_wait_ns', 'ap_wait_ns', 'ready_wait_ns', 'last_sipi_ns')
 CALL = re.compile(r'^minikernel: smpboot_start call took (?P<us>\d+) us$')
 MEMORY = re.compile(r'^minikernel: memory: libsmpboot held (?P<held>\d+) pages during '
                     r'bring-up, (?P<after>\d+) after smpboot_finish')
@@ -62,6 +73,7 @@ class Round:
     call_us: Optional[int] = None      # the whole smpboot_start() call
     pages_held: Optional[int] = None
     pages_after_finish: Optional[int] = None
+    stats: dict = field(default_factory=dict)   # STATS_FIELDS -> value, from the stats line
 
     @property
     def ok(self) -> bool:
@@ -90,6 +102,7 @@ class SerialLog:
         self.rounds: List[Round] = []
         self.summary: Optional[re.Match] = None
         self.problems: List[str] = []
+        self.expected_total: Optional[int] = None   # from the STARTING line
 
     def feed(self, line: str) -> Optional[Round]:
         """Take one line; return the round it started, if it started one."""
@@ -102,14 +115,34 @@ class SerialLog:
             started = Round(m['status'], int(m['online']), int(m['total']), int(m['us']))
             self.rounds.append(started)
             return started
+        m = STARTING.match(line)
+        if m:
+            self.expected_total = int(m['aps']) + 1
+            return None
+        m = ROUND.match(line)
+        if m and (not self.rounds or self.rounds[-1].number is not None):
+            # No START line before it: a kernel that does not call smpboot_start().
+            online = int(m['online'])
+            total = self.expected_total if self.expected_total is not None else online
+            started = Round('ok' if online == total else 'partial', online, total, int(m['us']),
+                            number=int(m['r']))
+            self.rounds.append(started)
+            return started
         if not self.rounds:
             return None
         current = self.rounds[-1]
-        m = ROUND.match(line)
         if m:
             current.number = int(m['r'])
             if int(m['us']) != current.bringup_us or int(m['online']) != current.online:
                 self.problems.append(f'round line disagrees with smpboot_start line: {line}')
+            return None
+        m = STATS.match(line)
+        if m:
+            pairs = dict(pair.split('=') for pair in m['pairs'].split())
+            missing = [f for f in STATS_FIELDS if f not in pairs]
+            if missing:
+                self.problems.append(f'stats line lacks {", ".join(missing)}: {line}')
+            current.stats = {k: int(v) for k, v in pairs.items() if k in STATS_FIELDS}
             return None
         m = CALL.match(line)
         if m:

@@ -18,6 +18,21 @@ STEPS = (
 )
 BRINGUP_STEPS = ('kick_to_tramp_us', 'tramp_to_long_us', 'long_to_c_us', 'c_to_online_us')
 
+# Where the BSP's time in smpboot_start() went (smpboot_start_stats(), the
+# minikernel's stats line): column -> (field of the line, what it is). Medians
+# over the warm rounds, in microseconds.
+BREAKDOWN = (
+    ('bd_total_us', 'total_ns', 'the whole smpboot_start() call'),
+    ('bd_setup_us', 'setup_ns', 'call -> first INIT: stacks, slot table, trampoline page, mapping'),
+    ('bd_stacks_us', 'stacks_ns', 'of the set-up: the APs\' stacks'),
+    ('bd_trampoline_us', 'trampoline_ns', 'of the set-up: slot table, trampoline page, its mapping'),
+    ('bd_ipi_us', 'ipi_ns', 'inside INIT and SIPI sends'),
+    ('bd_mandatory_wait_us', 'mandatory_wait_ns', 'INIT delay, SIPI spacing, SDM retry hold'),
+    ('bd_ap_wait_us', 'ap_wait_ns', 'waiting for the APs to answer and go online'),
+    ('bd_ready_wait_us', 'ready_wait_ns', 'next_after_ready: waiting for each AP\'s ready'),
+    ('bd_other_us', None, 'the rest of the call: polls, verdicts, stamps, log lines'),
+)
+
 
 @dataclass
 class CellStats:
@@ -40,6 +55,9 @@ class CellStats:
     slowest_step: str = ''
     pages_held: Optional[int] = None
     pages_after_finish: Optional[int] = None
+    breakdown: dict = field(default_factory=dict)  # BREAKDOWN column -> median (us)
+    ipis: Optional[float] = None                   # median IPIs sent per call
+    ap_path_us: Optional[float] = None             # median AP: slot won -> online (timeline)
 
 
 def quartiles(values):
@@ -87,8 +105,28 @@ def cell_stats(boots_rounds: List[List[Round]], cold_rounds: int = 1) -> CellSta
     known = {c: v for c, v in out.steps.items() if v is not None and c in BRINGUP_STEPS}
     if known:
         out.slowest_step = max(known, key=known.get)
+    out.breakdown, out.ipis = breakdown([r.stats for r in warm if r.stats])
+    out.ap_path_us = median_or_none([t.online - t.trampoline for t in lines])
     held = [r.pages_held for r in warm if r.pages_held is not None]
     after = [r.pages_after_finish for r in warm if r.pages_after_finish is not None]
     out.pages_held = max(held) if held else None
     out.pages_after_finish = max(after) if after else None
     return out
+
+
+def breakdown(rounds_stats):
+    """Medians (us) of each BREAKDOWN part over rounds (each a stats-line dict),
+    and the median IPI count. 'other' is per round: the call less its parts."""
+    if not rounds_stats:
+        return {}, None
+    parts = ('setup_ns', 'ipi_ns', 'mandatory_wait_ns', 'ap_wait_ns', 'ready_wait_ns')
+    out = {}
+    for column, name, _ in BREAKDOWN:
+        if name is None:
+            values = [max(0, st.get('total_ns', 0) - sum(st.get(p, 0) for p in parts))
+                      for st in rounds_stats]
+        else:
+            values = [st[name] for st in rounds_stats if name in st]
+        out[column] = statistics.median(values) / 1000 if values else None
+    ipis = median_or_none([st['ipis'] for st in rounds_stats if 'ipis' in st])
+    return out, ipis

@@ -406,6 +406,18 @@ static struct round_result run_round(uint32_t round, uint32_t table_count)
     /* One machine-readable line per round, for bench/ (bench=R). */
     kprintf("smpboot: round r=%u online=%u bringup_us=%llu\n", round, result.online,
             (unsigned long long)result.bringup_us);
+    /* helper I: where the BSP's time in smpboot_start() went (docs/minikernel.md). */
+    struct smpboot_start_stats stats;
+    if (smpboot_start_stats(sb, &stats) == SMPBOOT_OK)
+        kprintf("smpboot: stats r=%u total_ns=%llu setup_ns=%llu stacks_ns=%llu trampoline_ns=%llu "
+                "ipi_ns=%llu ipis=%u mandatory_wait_ns=%llu ap_wait_ns=%llu ready_wait_ns=%llu "
+                "last_sipi_ns=%llu\n",
+                round, (unsigned long long)stats.total_ns, (unsigned long long)stats.setup_ns,
+                (unsigned long long)stats.setup_stacks_ns,
+                (unsigned long long)stats.setup_trampoline_ns, (unsigned long long)stats.ipi_send_ns,
+                stats.ipis_sent, (unsigned long long)stats.mandatory_wait_ns,
+                (unsigned long long)stats.ap_wait_ns, (unsigned long long)stats.ready_wait_ns,
+                (unsigned long long)stats.last_sipi_ns);
     report_timelines();
     kprintf("minikernel: smpboot_start call took %llu us\n", (unsigned long long)(call_ns / NS_PER_US));
     if (nmis_during)

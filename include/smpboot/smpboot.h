@@ -219,6 +219,54 @@ uint32_t smpboot_online_count(const struct smpboot *sb);
 /* Nanoseconds from the last start call until the last AP came online (0 if none did). */
 uint64_t smpboot_bringup_ns(const struct smpboot *sb);
 
+/*
+ * Where the BSP's time went in the last smpboot_start() call, by the host
+ * clock, in nanoseconds. The parts are disjoint; what total_ns holds beyond
+ * their sum is the library's bookkeeping between them (polls, verdicts, log
+ * lines). The APs' own steps are in each CPU's timeline.
+ */
+struct smpboot_start_stats {
+    /* The whole call. */
+    uint64_t total_ns;
+    /*
+     * From the call until the first INIT went to the ICR: the checks, the
+     * stacks, the slot table, the trampoline page and its identity mapping.
+     * With nothing to start, the whole call.
+     */
+    uint64_t setup_ns;
+    /* Of setup_ns: the APs' stacks (host.alloc_frames or alloc_stack, and map with a window). */
+    uint64_t setup_stacks_ns;
+    /* Of setup_ns: the slot table, the trampoline page written and identity-mapped. */
+    uint64_t setup_trampoline_ns;
+    /* Inside INIT and SIPI sends: the ICR write, the waits for it to be idle, ESR. */
+    uint64_t ipi_send_ns;
+    /*
+     * In the waits the policy imposes whatever the APs do: the INIT delay,
+     * the spacing before a second SIPI (cut short once every AP answered),
+     * and the SDM retry's INIT delay.
+     */
+    uint64_t mandatory_wait_ns;
+    /* Waiting for the APs to answer and go online: their path and the host's scheduling. */
+    uint64_t ap_wait_ns;
+    /* next_after_ready: waiting for each AP's smpboot_ap_ready() before the next kick. */
+    uint64_t ready_wait_ns;
+    /* When the call sent its last SIPI, since the call (0: none sent). */
+    uint64_t last_sipi_ns;
+    /* INIT and SIPI IPIs the call sent (each to one AP). */
+    uint32_t ipis_sent;
+    /* APs the call tried to start (kicked, or refused before a kick). */
+    uint32_t aps_started;
+};
+
+/*
+ * Copy the last smpboot_start() call's figures to *stats (a call that
+ * failed in its set-up sent nothing: its total_ns is its setup_ns, with the
+ * parts it got through). SMPBOOT_OK;
+ * SMPBOOT_ERR_BAD_STATE before any call got past its first checks, or
+ * while one runs; SMPBOOT_ERR_INVALID_ARGUMENT for a NULL argument.
+ */
+enum smpboot_status smpboot_start_stats(const struct smpboot *sb, struct smpboot_start_stats *stats);
+
 /* After bring-up, from any online CPU. */
 
 /*

@@ -30,7 +30,9 @@ struct engine {
     uint8_t vector;
     bool icr_stuck;
     bool clock_stuck;
+    bool first_init_sent;
     struct smpboot_watch watch;
+    struct smpboot_start_stats *stats;
 };
 
 enum wait_goal {
@@ -136,19 +138,26 @@ static struct tally poll_batch(struct engine *e, uint32_t first, uint32_t end)
     return tally;
 }
 
+/*
+ * Waits until `until` or the goal; the time it took is added to *spent (a
+ * stats field), counted from the clock reading `until` was computed from.
+ */
 static void wait_batch(struct engine *e, uint32_t first, uint32_t end, uint64_t until,
-                       enum wait_goal goal)
+                       enum wait_goal goal, uint64_t *spent)
 {
+    uint64_t began = e->watch.last, t = began;
     for (;;) {
         struct tally tally = poll_batch(e, first, end);
         if (goal == GOAL_ANSWERED && tally.unanswered == 0)
-            return;
+            break;
         if (goal == GOAL_ONLINE && tally.unanswered == 0 && tally.not_online == 0)
-            return;
-        if (now(e) >= until || e->clock_stuck)
-            return;
+            break;
+        t = now(e);
+        if (t >= until || e->clock_stuck)
+            break;
         smpboot_relax(e->sb);
     }
+    *spent += t > began ? t - began : 0;
 }
 
 static void note_send_failure(struct engine *e, uint32_t i, enum smpboot_status status,
@@ -170,19 +179,38 @@ static void note_send_failure(struct engine *e, uint32_t i, enum smpboot_status 
                  what, smpboot_status_str(status), esr);
 }
 
+/* `began`: the clock just before the send. Returns the clock just after it. */
+static uint64_t count_send(struct engine *e, uint64_t began)
+{
+    uint64_t t = now(e);
+    e->stats->ipi_send_ns += t > began ? t - began : 0;
+    e->stats->ipis_sent++;
+    return t;
+}
+
 static enum smpboot_status send_sipi(struct engine *e, uint32_t i, uint32_t *esr)
 {
     if (e->icr_stuck)
         return SMPBOOT_ERR_IPI_BUSY;
-    return smpboot_ipi_send(e->sb, e->sb->cpus[i].apic_id,
-                            SMPBOOT_ICR_STARTUP | SMPBOOT_ICR_LEVEL_ASSERT | e->vector, esr);
+    uint64_t began = now(e);
+    enum smpboot_status status =
+        smpboot_ipi_send(e->sb, e->sb->cpus[i].apic_id,
+                         SMPBOOT_ICR_STARTUP | SMPBOOT_ICR_LEVEL_ASSERT | e->vector, esr);
+    e->stats->last_sipi_ns = since_start(e->sb, count_send(e, began));
+    return status;
 }
 
-static enum smpboot_status send_init(struct engine *e, uint32_t i, uint32_t *esr)
+static enum smpboot_status send_init(struct engine *e, uint32_t i, uint32_t *esr, uint64_t began)
 {
     if (e->icr_stuck)
         return SMPBOOT_ERR_IPI_BUSY;
-    return smpboot_init_send(e->sb, e->sb->cpus[i].apic_id, esr, NULL);
+    if (!e->first_init_sent) {
+        e->first_init_sent = true;
+        e->stats->setup_ns = began > e->sb->start_ns ? began - e->sb->start_ns : 0;
+    }
+    enum smpboot_status status = smpboot_init_send(e->sb, e->sb->cpus[i].apic_id, esr, NULL);
+    count_send(e, began);
+    return status;
 }
 
 /*
@@ -195,7 +223,8 @@ static void kick_batch(struct engine *e, uint32_t first, uint32_t end, const str
                        bool retry)
 {
     struct smpboot_session *sb = e->sb;
-    uint32_t esr;
+    uint32_t esr, inits_sent = 0;
+    uint64_t t;
 
     for (uint32_t i = first; i < end; i++) {
         struct smpboot_cpu *cpu = &sb->cpus[i];
@@ -205,7 +234,7 @@ static void kick_batch(struct engine *e, uint32_t first, uint32_t end, const str
         if (!retry) {
             if (state_of(slot) != SMPBOOT_SLOT_IDLE)
                 continue;
-            uint64_t t = now(e);
+            t = now(e);
             if (e->icr_stuck || e->clock_stuck || t >= e->total_deadline) {
                 set_result(cpu, SMPBOOT_CPU_SKIPPED);
                 continue;
@@ -216,29 +245,38 @@ static void kick_batch(struct engine *e, uint32_t first, uint32_t end, const str
             continue;  /* answered meanwhile */
         } else {
             cpu->retries++;
+            t = now(e);
         }
-        enum smpboot_status status = send_init(e, i, &esr);
+        enum smpboot_status status = send_init(e, i, &esr, t);
         if (status != SMPBOOT_OK)
             note_send_failure(e, i, status, esr, "INIT");
+        else
+            inits_sent++;
     }
+    /* No AP of the batch got an INIT (refused, unreachable, failed sends): nothing to wait for. */
+    if (inits_sent == 0)
+        return;
 
     if (retry) {
         /* Not cut short by the total bound: a held slot is re-armed only once its INIT landed. */
         uint64_t hold = a->init_delay_ns > SMPBOOT_INIT_SETTLE_NS ? a->init_delay_ns
                                                                   : SMPBOOT_INIT_SETTLE_NS;
-        wait_batch(e, first, end, smpboot_deadline(now(e), hold), GOAL_TIME_ONLY);
+        wait_batch(e, first, end, smpboot_deadline(now(e), hold), GOAL_TIME_ONLY,
+                   &e->stats->mandatory_wait_ns);
         if (e->clock_stuck)
             return;  /* the INITs could not be timed: the slots stay held, then time out */
         for (uint32_t i = first; i < end; i++)
             if (in_flight(e, i))
                 swap_state(smpboot_slot_at(sb, i), SMPBOOT_SLOT_HELD, SMPBOOT_SLOT_KICKED);
     } else {
-        wait_batch(e, first, end, deadline_after(e, a->init_delay_ns), GOAL_TIME_ONLY);
+        wait_batch(e, first, end, deadline_after(e, a->init_delay_ns), GOAL_TIME_ONLY,
+                   &e->stats->mandatory_wait_ns);
     }
 
     for (uint32_t round = 0; round < a->sipi_count; round++) {
         if (round > 0)
-            wait_batch(e, first, end, deadline_after(e, a->sipi_spacing_ns), GOAL_ANSWERED);
+            wait_batch(e, first, end, deadline_after(e, a->sipi_spacing_ns), GOAL_ANSWERED,
+                       &e->stats->mandatory_wait_ns);
         for (uint32_t i = first; i < end; i++) {
             if (!in_flight(e, i) || state_of(smpboot_slot_at(sb, i)) != SMPBOOT_SLOT_KICKED)
                 continue;
@@ -273,7 +311,8 @@ static void give_verdicts(struct engine *e, uint32_t first, uint32_t end)
         }
     }
     /* Those that answered in time: wait for them to go online. */
-    wait_batch(e, first, end, deadline_after(e, sb->config.online_timeout_ns), GOAL_ONLINE);
+    wait_batch(e, first, end, deadline_after(e, sb->config.online_timeout_ns), GOAL_ONLINE,
+               &e->stats->ap_wait_ns);
     for (uint32_t i = first; i < end; i++) {
         if (!in_flight(e, i))
             continue;
@@ -306,12 +345,13 @@ static void run_batch(struct engine *e, uint32_t first, uint32_t end)
 
     kick_batch(e, first, end, &policy, false);
     uint64_t window = config->sdm_retry ? config->retry_window_ns : config->ap_timeout_ns;
-    wait_batch(e, first, end, deadline_after(e, window), GOAL_ANSWERED);
+    wait_batch(e, first, end, deadline_after(e, window), GOAL_ANSWERED, &e->stats->ap_wait_ns);
 
     if (config->sdm_retry && !e->icr_stuck && !e->clock_stuck && any_unanswered(e, first, end)) {
         smpboot_logf(e->sb, SMPBOOT_LOG_WARN, "some APs did not answer: retrying with the SDM sequence");
         kick_batch(e, first, end, &sdm_attempt, true);
-        wait_batch(e, first, end, deadline_after(e, config->ap_timeout_ns), GOAL_ANSWERED);
+        wait_batch(e, first, end, deadline_after(e, config->ap_timeout_ns), GOAL_ANSWERED,
+                   &e->stats->ap_wait_ns);
     }
     give_verdicts(e, first, end);
 }
@@ -347,13 +387,18 @@ static void release_borrowed(struct smpboot_session *sb)
 static enum smpboot_status prepare(struct smpboot_session *sb)
 {
     enum smpboot_status status = SMPBOOT_OK;
+    uint64_t began = smpboot_now(sb);
     for (uint32_t i = 1; i < sb->cpu_count && status == SMPBOOT_OK; i++)
         if (sb->cpus[i].result == SMPBOOT_CPU_NOT_STARTED)
             status = smpboot_stacks_alloc(sb, &sb->cpus[i]);
+    uint64_t stacks_done = smpboot_now(sb);
     if (status == SMPBOOT_OK)
         status = smpboot_slots_create(sb);
     if (status == SMPBOOT_OK)
         status = smpboot_trampoline_install(sb);
+    uint64_t tramp_done = smpboot_now(sb);
+    sb->stats.setup_stacks_ns = stacks_done > began ? stacks_done - began : 0;
+    sb->stats.setup_trampoline_ns = tramp_done > stacks_done ? tramp_done - stacks_done : 0;
     if (status != SMPBOOT_OK) {
         smpboot_logf(sb, SMPBOOT_LOG_ERROR, "start: setup failed (%s); nothing was sent",
                      smpboot_status_str(status));
@@ -455,14 +500,28 @@ static bool vendor_is(const uint32_t regs[4], const char *name)
  * 64-bit code and a hypervisor's vCPUs need no INIT delay. sdm_retry covers
  * the exceptions.
  */
-static uint64_t choose_init_delay(const struct smpboot_session *sb)
+struct init_delay_choice {
+    uint64_t delay_ns;
+    const char *rule;  /* NULL: set by the configuration */
+    uint32_t family;
+};
+
+/* Said once the APs are up: a log line costs the host time the first kick should not wait for. */
+static void log_init_delay(const struct smpboot_session *sb, const struct init_delay_choice *choice)
+{
+    if (!choice->rule)
+        smpboot_logf(sb, SMPBOOT_LOG_INFO, "INIT delay %lu ns: set by the configuration",
+                     (unsigned long)choice->delay_ns);
+    else
+        smpboot_logf(sb, SMPBOOT_LOG_INFO, "INIT delay %lu ns by Linux's rule: %s (CPU family %x)",
+                     (unsigned long)choice->delay_ns, choice->rule, choice->family);
+}
+
+static struct init_delay_choice choose_init_delay(const struct smpboot_session *sb)
 {
     uint64_t configured = sb->config.init_delay_ns;
-    if (configured != SMPBOOT_INIT_DELAY_AUTO) {
-        smpboot_logf(sb, SMPBOOT_LOG_INFO, "INIT delay %lu ns: set by the configuration",
-                     (unsigned long)configured);
-        return configured;
-    }
+    if (configured != SMPBOOT_INIT_DELAY_AUTO)
+        return (struct init_delay_choice){configured, NULL, 0};
     uint32_t vendor[4], leaf1[4] = {0, 0, 0, 0};
     smpboot_arch_cpuid(0, vendor);
     if (vendor[0] >= 1)
@@ -484,9 +543,7 @@ static uint64_t choose_init_delay(const struct smpboot_session *sb)
         rule = "no modern-CPU rule matched, the SDM's delay";
         delay = SMPBOOT_SDM_INIT_DELAY_NS;
     }
-    smpboot_logf(sb, SMPBOOT_LOG_INFO, "INIT delay %lu ns by Linux's rule: %s (CPU family %x)",
-                 (unsigned long)delay, rule, family);
-    return delay;
+    return (struct init_delay_choice){delay, rule, family};
 }
 
 /*
@@ -522,6 +579,29 @@ static uint32_t aps_to_start(const struct smpboot_session *sb)
     return count;
 }
 
+/* next_after_ready: wait for AP i's ready. true when the clock stopped meanwhile. */
+static bool wait_ready(struct engine *e, uint32_t i)
+{
+    uint64_t began = now(e);
+    enum smpboot_status status = smpboot_ready_wait_range(
+        e->sb, i, i + 1, deadline_after(e, e->sb->config.ready_timeout_ns));
+    uint64_t t = now(e);
+    e->stats->ready_wait_ns += t > began ? t - began : 0;
+    return status == SMPBOOT_ERR_CLOCK_STUCK;
+}
+
+enum smpboot_status smpboot_start_stats(const struct smpboot *handle, struct smpboot_start_stats *stats)
+{
+    const struct smpboot_session *sb = smpboot_session_of_const(handle);
+    if (!sb || !stats)
+        return SMPBOOT_ERR_INVALID_ARGUMENT;
+    uint32_t phase = smpboot_phase(sb);
+    if (!sb->has_stats || phase == SMPBOOT_PHASE_STARTING)
+        return SMPBOOT_ERR_BAD_STATE;
+    *stats = sb->stats;
+    return SMPBOOT_OK;
+}
+
 enum smpboot_status smpboot_start(struct smpboot *handle)
 {
     struct smpboot_session *sb = smpboot_session_of(handle);
@@ -544,6 +624,8 @@ enum smpboot_status smpboot_start(struct smpboot *handle)
 
     smpboot_set_phase(sb, SMPBOOT_PHASE_STARTING);
     sb->start_ns = smpboot_now(sb);
+    sb->stats = (struct smpboot_start_stats){.aps_started = starting};
+    sb->has_stats = true;
     uint64_t start_tsc = smpboot_arch_read_tsc();
     sb->all_online_ns = 0;
     for (uint32_t i = 1; i < sb->cpu_count; i++) {
@@ -567,17 +649,18 @@ enum smpboot_status smpboot_start(struct smpboot *handle)
             else if (restart && *result == SMPBOOT_CPU_NOT_STARTED)
                 *result = SMPBOOT_CPU_OFFLINE;
         }
+        uint64_t failed_at = smpboot_now(sb);
+        sb->stats.total_ns = failed_at > sb->start_ns ? failed_at - sb->start_ns : 0;
+        sb->stats.setup_ns = sb->stats.total_ns;
         smpboot_set_phase(sb, restart ? SMPBOOT_PHASE_FINISHED : SMPBOOT_PHASE_READY);
         return status;
     }
     /* What every AP reads before going online, in place before the first kick publishes it. */
-    sb->init_delay_ns = choose_init_delay(sb);
+    struct init_delay_choice init_delay = choose_init_delay(sb);
+    sb->init_delay_ns = init_delay.delay_ns;
     sb->ap_tlb_drop = sb->tramp_phys;
     smpboot_arch_build_nmi_idt(sb->nmi_idt);
     sb->total_timeout_ns = smpboot_total_timeout_for(&sb->config, starting);
-    if (sb->config.total_timeout_ns == SMPBOOT_TOTAL_TIMEOUT_AUTO)
-        smpboot_logf(sb, SMPBOOT_LOG_INFO, "total bound %lu ms for %u APs (SMPBOOT_TOTAL_TIMEOUT_AUTO)",
-                     (unsigned long)(sb->total_timeout_ns / 1000000u), starting);
 
     struct engine e = {
         .sb = sb,
@@ -587,7 +670,9 @@ enum smpboot_status smpboot_start(struct smpboot *handle)
         .vector = smpboot_trampoline_sipi_vector(sb),
         .icr_stuck = false,
         .clock_stuck = false,
+        .first_init_sent = false,
         .watch = {0, 0},
+        .stats = &sb->stats,
     };
     if (sb->config.mode == SMPBOOT_MODE_PARALLEL) {
         run_batch(&e, 1, sb->cpu_count);
@@ -596,15 +681,21 @@ enum smpboot_status smpboot_start(struct smpboot *handle)
             run_batch(&e, i, i + 1);
             if (sb->config.next_after_ready && !e.clock_stuck
                 && result_of(&sb->cpus[i]) == SMPBOOT_CPU_ONLINE
-                && smpboot_ready_wait_range(sb, i, i + 1,
-                                            deadline_after(&e, sb->config.ready_timeout_ns))
-                       == SMPBOOT_ERR_CLOCK_STUCK)
+                && wait_ready(&e, i))
                 e.clock_stuck = true;
         }
     }
 
     sb->all_online_ns = last_online_stamp(sb);
-    convert_trampoline_stamps(sb, start_tsc, smpboot_arch_read_tsc(), smpboot_now(sb));
+    uint64_t end_ns = smpboot_now(sb);
+    convert_trampoline_stamps(sb, start_tsc, smpboot_arch_read_tsc(), end_ns);
+    log_init_delay(sb, &init_delay);
+    if (sb->config.total_timeout_ns == SMPBOOT_TOTAL_TIMEOUT_AUTO)
+        smpboot_logf(sb, SMPBOOT_LOG_INFO, "total bound %lu ms for %u APs (SMPBOOT_TOTAL_TIMEOUT_AUTO)",
+                     (unsigned long)(sb->total_timeout_ns / 1000000u), starting);
+    sb->stats.total_ns = end_ns > sb->start_ns ? end_ns - sb->start_ns : 0;
+    if (!e.first_init_sent)
+        sb->stats.setup_ns = sb->stats.total_ns;
     smpboot_set_phase(sb, SMPBOOT_PHASE_STARTED);
     if (e.clock_stuck)
         return SMPBOOT_ERR_CLOCK_STUCK;

@@ -42,6 +42,9 @@ struct smpboot_session {
     uint64_t init_delay_ns;
     /* The bound the last start used (config.total_timeout_ns resolved; 0: none). */
     uint64_t total_timeout_ns;
+    /* Where the last start's time went (smpboot_start_stats()); valid once has_stats. */
+    struct smpboot_start_stats stats;
+    bool has_stats;
 
     /* Identity address of the trampoline page, for the APs' INVLPG; set before any kick. */
     uint64_t ap_tlb_drop;

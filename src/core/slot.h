@@ -1,5 +1,5 @@
 /*
- * The slot table: one 64-byte slot per AP, shared by the BSP, the trampoline
+ * The slot table: one 128-byte slot per AP, shared by the BSP, the trampoline
  * (which reads it through physical addresses in 32-bit mode and virtual ones
  * in long mode) and the AP-side C code. It lives in frames below 4 GiB.
  *
@@ -56,15 +56,22 @@ struct smpboot_slot {
      */
     uint64_t tsc_claimed;
     uint64_t tsc_long_mode;
+    /*
+     * 64: the stack of an NMI that hits the trampoline's 32-bit code after
+     * the claim (ESP = the slot's end). Only that AP writes it, and only
+     * the CPU does, pushing one frame.
+     */
+    uint8_t nmi_stack[64];
 };
 
-#define SMPBOOT_SLOT_SIZE 64u
+#define SMPBOOT_SLOT_SIZE 128u
 #define SMPBOOT_SLOT_OFF_APIC_ID 0u
 #define SMPBOOT_SLOT_OFF_STATE 4u
 #define SMPBOOT_SLOT_OFF_PROGRESS 8u
 #define SMPBOOT_SLOT_OFF_STACK_TOP 16u
 #define SMPBOOT_SLOT_OFF_TSC_CLAIMED 48u
 #define SMPBOOT_SLOT_OFF_TSC_LONG_MODE 56u
+#define SMPBOOT_SLOT_OFF_NMI_STACK 64u
 
 _Static_assert(sizeof(struct smpboot_slot) == SMPBOOT_SLOT_SIZE, "slot size");
 _Static_assert(offsetof(struct smpboot_slot, apic_id) == SMPBOOT_SLOT_OFF_APIC_ID, "slot apic_id");
@@ -74,6 +81,9 @@ _Static_assert(offsetof(struct smpboot_slot, stack_top) == SMPBOOT_SLOT_OFF_STAC
 _Static_assert(offsetof(struct smpboot_slot, tsc_claimed) == SMPBOOT_SLOT_OFF_TSC_CLAIMED, "slot tsc_claimed");
 _Static_assert(offsetof(struct smpboot_slot, tsc_long_mode) == SMPBOOT_SLOT_OFF_TSC_LONG_MODE,
                "slot tsc_long_mode");
+_Static_assert(offsetof(struct smpboot_slot, nmi_stack) == SMPBOOT_SLOT_OFF_NMI_STACK &&
+                   SMPBOOT_SLOT_SIZE % 16 == 0,
+               "slot nmi_stack: runs to the slot's end, which keeps ESP 16-byte aligned");
 
 /*
  * The trampoline's C landing point (private: only the trampoline installer

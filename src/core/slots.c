@@ -32,9 +32,13 @@ enum smpboot_status smpboot_slots_create(struct smpboot_session *sb)
             .session = (uint64_t)(uintptr_t)sb,
         };
     }
-    /* The tail of the last page must not look like a slot. */
-    uint8_t *tail = (uint8_t *)(slots + sb->cpu_count);
-    uint8_t *end = (uint8_t *)sb->slots + pages * SMPBOOT_PAGE_SIZE;
+    /*
+     * The tail of the last page must not look like a slot. Zeroed 8 bytes at
+     * a time (slots are 64 bytes): a byte loop costs a few instructions a
+     * byte, up to 16 000 before the first INIT.
+     */
+    uint64_t *tail = (uint64_t *)(void *)(slots + sb->cpu_count);
+    uint64_t *end = (uint64_t *)(void *)((uint8_t *)sb->slots + pages * SMPBOOT_PAGE_SIZE);
     while (tail < end)
         *tail++ = 0;
     return SMPBOOT_OK;

@@ -53,6 +53,12 @@ struct smpboot_tramp_params {
     uint32_t slot_count;
     uint32_t reserved4;
     uint64_t ap_main;          /* &smpboot_ap_main */
+    uint16_t reserved5;        /* aligns page_idtr_base */
+    uint16_t page_idtr_limit;  /* 32-bit LIDT image: set by the blob */
+    uint32_t page_idtr_base;   /* 32-bit LIDT image: page + IDT32 offset */
+    uint16_t reserved6[3];     /* aligns session_idtr_base */
+    uint16_t session_idtr_limit; /* 64-bit LIDT image of the session's */
+    uint64_t session_idtr_base;  /* NMI-only IDT: virtual */
 };
 
 #define SMPBOOT_TRAMP_PARAM_CHECK(field, asm_name)                                   \
@@ -81,6 +87,10 @@ SMPBOOT_TRAMP_PARAM_CHECK(slots_phys, SLOTS_PHYS);
 SMPBOOT_TRAMP_PARAM_CHECK(slots_virt, SLOTS_VIRT);
 SMPBOOT_TRAMP_PARAM_CHECK(slot_count, SLOT_COUNT);
 SMPBOOT_TRAMP_PARAM_CHECK(ap_main, AP_MAIN);
+SMPBOOT_TRAMP_PARAM_CHECK(page_idtr_limit, PAGE_IDTR_LIMIT);
+SMPBOOT_TRAMP_PARAM_CHECK(page_idtr_base, PAGE_IDTR_BASE);
+SMPBOOT_TRAMP_PARAM_CHECK(session_idtr_limit, SESSION_IDTR_LIMIT);
+SMPBOOT_TRAMP_PARAM_CHECK(session_idtr_base, SESSION_IDTR_BASE);
 _Static_assert(sizeof(struct smpboot_tramp_params) == SMPBOOT_TRAMP_ASM_PARAMS_SIZE,
                "trampoline parameter block size differs from the NASM layout");
 
@@ -91,6 +101,12 @@ _Static_assert(offsetof(struct smpboot_tramp_params, page_gdtr_base) ==
 _Static_assert(offsetof(struct smpboot_tramp_params, perm_gdtr_base) ==
                    offsetof(struct smpboot_tramp_params, perm_gdtr_limit) + 2,
                "the permanent GDTR is not one 10-byte image");
+_Static_assert(offsetof(struct smpboot_tramp_params, page_idtr_base) ==
+                   offsetof(struct smpboot_tramp_params, page_idtr_limit) + 2,
+               "the page's IDTR is not one 6-byte image");
+_Static_assert(offsetof(struct smpboot_tramp_params, session_idtr_base) ==
+                   offsetof(struct smpboot_tramp_params, session_idtr_limit) + 2,
+               "the session's IDTR is not one 10-byte image");
 /* A far jump through memory reads m16:32: the offset, then the selector. */
 _Static_assert(offsetof(struct smpboot_tramp_params, jump32_selector) ==
                    offsetof(struct smpboot_tramp_params, jump32_offset) + 4,
@@ -109,8 +125,16 @@ _Static_assert(SMPBOOT_TRAMP_ASM_OFF_REAL_MODE_SEGMENT_PATCH + 2 <= SMPBOOT_TRAM
                "real-mode segment patch lies outside the code");
 _Static_assert(SMPBOOT_TRAMP_ASM_OFF_PROTECTED_MODE_ENTRY < SMPBOOT_TRAMP_ASM_OFF_PARAMS &&
                    SMPBOOT_TRAMP_ASM_OFF_LONG_MODE_ENTRY < SMPBOOT_TRAMP_ASM_OFF_PARAMS &&
+                   SMPBOOT_TRAMP_ASM_OFF_LONG_MODE_ENTRY_ON_KERNEL_TABLES <
+                       SMPBOOT_TRAMP_ASM_OFF_LONG_MODE_ENTRY &&
                    SMPBOOT_TRAMP_ASM_OFF_GDT < SMPBOOT_TRAMP_ASM_OFF_PARAMS,
                "jump target or GDT lies outside the code");
+_Static_assert(SMPBOOT_TRAMP_ASM_OFF_NMI_RETURN32 < SMPBOOT_TRAMP_ASM_OFF_PARAMS &&
+                   SMPBOOT_TRAMP_ASM_OFF_IDT32_NMI_GATE + 8 <= SMPBOOT_TRAMP_ASM_OFF_PARAMS &&
+                   SMPBOOT_TRAMP_ASM_OFF_IDT32_NMI_GATE ==
+                       SMPBOOT_TRAMP_ASM_OFF_IDT32 + 2 * 8 &&
+                   SMPBOOT_TRAMP_ASM_IDT32_SIZE == 3 * 8,
+               "the page's NMI IDT: vector 2 of three gates, inside the code");
 
 /* The GDT layout protocol v2 promises the kernel's entry (docs/protocol.md). */
 _Static_assert(SMPBOOT_TRAMP_ASM_SEL_CODE64 == 0x08 && SMPBOOT_TRAMP_ASM_SEL_DATA == 0x10 &&
@@ -128,6 +152,8 @@ _Static_assert(SMPBOOT_TRAMP_ASM_SLOT_OFF_TSC_CLAIMED == SMPBOOT_SLOT_OFF_TSC_CL
                "slot tsc_claimed");
 _Static_assert(SMPBOOT_TRAMP_ASM_SLOT_OFF_TSC_LONG_MODE == SMPBOOT_SLOT_OFF_TSC_LONG_MODE,
                "slot tsc_long_mode");
+_Static_assert(SMPBOOT_TRAMP_ASM_SLOT_OFF_NMI_STACK == SMPBOOT_SLOT_OFF_NMI_STACK,
+               "slot nmi_stack");
 _Static_assert(SMPBOOT_TRAMP_ASM_SLOT_STATE_KICKED == SMPBOOT_SLOT_KICKED, "slot KICKED");
 _Static_assert(SMPBOOT_TRAMP_ASM_SLOT_STATE_CLAIMED == SMPBOOT_SLOT_CLAIMED, "slot CLAIMED");
 

@@ -80,6 +80,43 @@ static const uint64_t permanent_gdt[SMPBOOT_TRAMP_ASM_GDT_SIZE / 8] = {
 static const uint8_t halt_loop[] = {0xFA, 0xF4, 0xEB, 0xFC};
 /* ... and HLT everywhere else, so a CPU landing anywhere stops there. */
 #define HLT_OPCODE 0xF4u
+#define HLT_WORD 0xF4F4F4F4F4F4F4F4ull
+
+/*
+ * The page is written 8 bytes at a time: a byte loop costs a few
+ * instructions a byte, about 16 000 for the page, which is most of the
+ * set-up before the first INIT on an emulator that counts instructions.
+ * `from` is a multiple of 8; the page is page-aligned.
+ */
+static void fill_with_hlt(uint8_t *page, size_t from)
+{
+    uint64_t *words = (uint64_t *)(void *)page;
+    for (size_t i = from / 8; i < SMPBOOT_PAGE_SIZE / 8; i++) {
+        words[i] = HLT_WORD;
+    }
+}
+
+/* Copy the blob to the page's start, then HLT up to the next multiple of 8: the bytes written. */
+static size_t copy_blob(uint8_t *page)
+{
+    size_t size = smpboot_trampoline_blob_size;
+    uint64_t *words = (uint64_t *)(void *)page;
+    size_t whole = size / 8;
+    for (size_t i = 0; i < whole; i++) {
+        uint64_t word;
+        __builtin_memcpy(&word, smpboot_trampoline_blob + i * 8, sizeof word);
+        words[i] = word;
+    }
+    size_t end = whole * 8;
+    for (size_t i = end; i < size; i++) {
+        page[i] = smpboot_trampoline_blob[i];
+    }
+    for (size_t i = size; i % 8 != 0; i++) {
+        page[i] = HLT_OPCODE;
+        end = i + 1;
+    }
+    return end > size ? end : size;
+}
 
 static bool bsp_in_long_mode(const struct smpboot_cpu_state *cpu)
 {
@@ -104,28 +141,37 @@ static struct smpboot_tramp_params *params_in(void *page_virt)
 static void write_blob(struct smpboot_session *sb, const struct smpboot_cpu_state *cpu, uint64_t boot_cr3)
 {
     uint8_t *page = sb->tramp_virt;
-    size_t size = smpboot_trampoline_blob_size;
     uint32_t base = (uint32_t)sb->tramp_phys;
     uint64_t ap_cr4 = (cpu->cr4 & AP_CR4_FROM_BSP) | CR4_PAE;
 
-    for (size_t i = 0; i < size; i++) {
-        page[i] = smpboot_trampoline_blob[i];
-    }
-    for (size_t i = size; i < SMPBOOT_PAGE_SIZE; i++) {
-        page[i] = HLT_OPCODE;
-    }
+    fill_with_hlt(page, copy_blob(page));
 
     /* The real-mode far jump's segment: the page's paragraph number. */
     uint16_t segment = (uint16_t)(base >> 4);
     page[SMPBOOT_TRAMP_ASM_OFF_REAL_MODE_SEGMENT_PATCH] = (uint8_t)segment;
     page[SMPBOOT_TRAMP_ASM_OFF_REAL_MODE_SEGMENT_PATCH + 1] = (uint8_t)(segment >> 8);
 
+    /* The 32-bit NMI gate's target, split as a gate stores it: bits 15:0 at 0, 31:16 at 6. */
+    uint32_t nmi_return = base + SMPBOOT_TRAMP_ASM_OFF_NMI_RETURN32;
+    uint8_t *gate = page + SMPBOOT_TRAMP_ASM_OFF_IDT32_NMI_GATE;
+    gate[0] = (uint8_t)nmi_return;
+    gate[1] = (uint8_t)(nmi_return >> 8);
+    gate[6] = (uint8_t)(nmi_return >> 16);
+    gate[7] = (uint8_t)(nmi_return >> 24);
+
     struct smpboot_tramp_params *params = params_in(page);
     params->entered = 0;
     params->x2apic = sb->config.apic_mode == SMPBOOT_APIC_X2APIC ? 1u : 0u;
     params->page_gdtr_base = base + SMPBOOT_TRAMP_ASM_OFF_GDT;
     params->jump32_offset = base + SMPBOOT_TRAMP_ASM_OFF_PROTECTED_MODE_ENTRY;
-    params->jump64_offset = base + SMPBOOT_TRAMP_ASM_OFF_LONG_MODE_ENTRY;
+    /*
+     * Bootstrap tables (built iff the kernel's top level is above 4 GiB) may
+     * not map the AP's stack or the session's IDT: only then must the AP
+     * wait for the kernel's CR3 before taking them, with NMIs fatal meanwhile.
+     */
+    params->jump64_offset = base + (sb->boot_tables_pages != 0
+                                        ? SMPBOOT_TRAMP_ASM_OFF_LONG_MODE_ENTRY
+                                        : SMPBOOT_TRAMP_ASM_OFF_LONG_MODE_ENTRY_ON_KERNEL_TABLES);
     params->perm_gdtr_limit = (uint16_t)(sizeof(permanent_gdt) - 1);
     params->perm_gdtr_base = (uint64_t)(uintptr_t)permanent_gdt;
     params->boot_cr3 = boot_cr3;
@@ -140,6 +186,10 @@ static void write_blob(struct smpboot_session *sb, const struct smpboot_cpu_stat
     params->slots_virt = (uint64_t)(uintptr_t)sb->slots;
     params->slot_count = sb->cpu_count;
     params->ap_main = (uint64_t)(uintptr_t)&smpboot_ap_main;
+    params->page_idtr_base = base + SMPBOOT_TRAMP_ASM_OFF_IDT32;
+    /* Its address is what counts here: smpboot_start() fills it before the first kick. */
+    params->session_idtr_limit = (uint16_t)(sizeof(sb->nmi_idt) - 1);
+    params->session_idtr_base = (uint64_t)(uintptr_t)sb->nmi_idt;
 }
 
 enum smpboot_status smpboot_trampoline_install(struct smpboot_session *sb)
@@ -227,9 +277,7 @@ void smpboot_trampoline_remove(struct smpboot_session *sb)
 
     if (sb->tramp_virt != NULL) {
         uint8_t *page = sb->tramp_virt;
-        for (size_t i = 0; i < SMPBOOT_PAGE_SIZE; i++) {
-            page[i] = HLT_OPCODE;
-        }
+        fill_with_hlt(page, 0);
         for (size_t i = 0; i < sizeof(halt_loop); i++) {
             page[i] = halt_loop[i];
         }

@@ -59,6 +59,9 @@ static struct {
     uint64_t clock_stopped_at;
     uint64_t clock_offset;   /* atomic: the BSP moves it on every ICR write when icr_cost_ns is set */
     uint64_t icr_cost_ns;
+    uint64_t alloc_cost_ns;  /* each alloc_frames call moves the clock this much */
+    uint64_t bsp_clock_reads; /* host.now_ns calls on the BSP's thread (atomic) */
+    uint64_t map_cost_ns;    /* each map call moves the clock this much */
     uint32_t esr;
     struct mock_icr icr[MOCK_MAX_ICR];
     unsigned icr_count;
@@ -124,6 +127,9 @@ void mock_reset(uint32_t bsp_apic_id, bool x2apic)
     m.clock_stopped = false;
     __atomic_store_n(&m.clock_offset, 0, __ATOMIC_RELEASE);
     m.icr_cost_ns = 0;
+    m.alloc_cost_ns = 0;
+    __atomic_store_n(&m.bsp_clock_reads, 0, __ATOMIC_RELAXED);
+    m.map_cost_ns = 0;
     m.icr_count = m.event_count = 0;
     m.ap_count = 0;
     m.thread_count = 0;
@@ -157,6 +163,9 @@ void mock_set_clock_now(uint64_t value)
 }
 
 void mock_set_icr_cost(uint64_t ns) { m.icr_cost_ns = ns; }
+void mock_set_alloc_cost(uint64_t ns) { m.alloc_cost_ns = ns; }
+uint64_t mock_bsp_clock_reads(void) { return __atomic_load_n(&m.bsp_clock_reads, __ATOMIC_ACQUIRE); }
+void mock_set_map_cost(uint64_t ns) { m.map_cost_ns = ns; }
 
 void mock_stop_clock(void)
 {
@@ -239,6 +248,8 @@ static enum smpboot_status host_alloc(void *ctx, size_t pages, uint64_t limit, u
     pthread_mutex_lock(&m.lock);
     enum smpboot_status status = SMPBOOT_OK;
     m.alloc_calls++;
+    if (m.alloc_cost_ns)
+        __atomic_add_fetch(&m.clock_offset, m.alloc_cost_ns, __ATOMIC_ACQ_REL);
     if (m.fail_alloc_at && m.alloc_calls == m.fail_alloc_at) {
         status = SMPBOOT_ERR_NO_MEMORY;
     } else if (m.force_low_page && limit <= (1u << 20)) {
@@ -339,6 +350,8 @@ static enum smpboot_status host_map(void *ctx, uint64_t virt, uint64_t phys, siz
     pthread_mutex_lock(&m.lock);
     enum smpboot_status status = SMPBOOT_OK;
     m.map_calls++;
+    if (m.map_cost_ns)
+        __atomic_add_fetch(&m.clock_offset, m.map_cost_ns, __ATOMIC_ACQ_REL);
     if (m.fail_map_at && m.map_calls == m.fail_map_at)
         status = SMPBOOT_ERR_MAP_FAILED;
     else
@@ -678,6 +691,8 @@ static void land_due_inits(void)
 static uint64_t host_now(void *ctx)
 {
     (void)ctx;
+    if (current_cpu == m.bsp)
+        __atomic_add_fetch(&m.bsp_clock_reads, 1, __ATOMIC_ACQ_REL);
     land_due_inits();
     cut_off_if_reset();
     if (__atomic_load_n(&m.clock_stopped, __ATOMIC_ACQUIRE))

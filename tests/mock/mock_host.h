@@ -119,6 +119,11 @@ void mock_set_clock_now(uint64_t value);
  * contended host, simulated without waiting for it.
  */
 void mock_set_icr_cost(uint64_t ns);
+/* Every alloc_frames call, and every map call, moves host.now_ns forward by this much (0: off). */
+void mock_set_alloc_cost(uint64_t ns);
+void mock_set_map_cost(uint64_t ns);
+/* host.now_ns calls made on the BSP's thread since mock_reset(). */
+uint64_t mock_bsp_clock_reads(void);
 /* Make the next trampoline-page allocation return this address instead. */
 void mock_force_low_page(uint64_t phys);
 

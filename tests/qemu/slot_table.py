@@ -151,7 +151,8 @@ def cpu_registers(session):
                 lines.append(_cpu_line(cpu, fields))
             cpu, fields = int(m.group(1)), {}
             continue
-        for key in ('RIP', 'RSP', 'CR0'):
+        # A vCPU in 32-bit mode prints EIP and ESP instead of RIP and RSP.
+        for key in ('RIP', 'RSP', 'EIP', 'ESP', 'CR0', 'CR4', 'EFL'):
             m = re.search(key + r'=([0-9a-f]+)', line)
             if m and key not in fields:
                 fields[key] = m.group(1)
@@ -168,4 +169,5 @@ def cpu_registers(session):
 
 def _cpu_line(cpu, fields):
     return ('post-mortem:   vCPU ' + str(cpu) + ': ' +
-            ' '.join(f'{k}={fields[k]}' for k in ('RIP', 'RSP', 'CR0', 'IDT', 'HLT') if k in fields))
+            ' '.join(f'{k}={fields[k]}' for k in ('RIP', 'RSP', 'EIP', 'ESP', 'EFL', 'CR0', 'CR4',
+                                                   'IDT', 'HLT') if k in fields))

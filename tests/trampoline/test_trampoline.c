@@ -144,6 +144,28 @@ static void test_blob_matches_its_layout(void **state)
     assert_int_equal(p->jump32_selector, SMPBOOT_TRAMP_ASM_SEL_CODE32);
     assert_int_equal(p->jump64_selector, SMPBOOT_TRAMP_ASM_SEL_CODE64);
     assert_int_equal(p->entered, 0);
+
+    /* The 32-bit NMI-only IDT: vectors 0 and 1 absent, vector 2 a present
+     * 32-bit interrupt gate (DPL 0) into SEL_CODE32, offset left to the installer. */
+    assert_int_equal(p->page_idtr_limit, 3 * 8 - 1);
+    assert_int_equal(SMPBOOT_TRAMP_ASM_IDT32_SIZE, 3 * 8);
+    uint64_t idt[3];
+    memcpy(idt, smpboot_trampoline_blob + SMPBOOT_TRAMP_ASM_OFF_IDT32, sizeof(idt));
+    assert_int_equal(idt[0], 0);
+    assert_int_equal(idt[1], 0);
+    assert_int_equal(SMPBOOT_TRAMP_ASM_OFF_IDT32_NMI_GATE, SMPBOOT_TRAMP_ASM_OFF_IDT32 + 16);
+    assert_int_equal(idt[2], ((uint64_t)SMPBOOT_TRAMP_ASM_SEL_CODE32 << 16) | (0x8Eull << 40));
+    /* Its handler is `ret 8` (C2 08 00), not IRETD: back where it hit, CS and EFLAGS dropped. */
+    assert_int_equal(smpboot_trampoline_blob[SMPBOOT_TRAMP_ASM_OFF_NMI_RETURN32], 0xC2);
+    assert_int_equal(smpboot_trampoline_blob[SMPBOOT_TRAMP_ASM_OFF_NMI_RETURN32 + 1], 8);
+    assert_int_equal(smpboot_trampoline_blob[SMPBOOT_TRAMP_ASM_OFF_NMI_RETURN32 + 2], 0);
+
+    /* The slot: 128 bytes, the last 64 the NMI stack, so ESP = slot end stays 16-aligned. */
+    assert_int_equal(SMPBOOT_SLOT_SIZE, 128);
+    assert_int_equal(sizeof(struct smpboot_slot), SMPBOOT_SLOT_SIZE);
+    assert_int_equal(SMPBOOT_SLOT_OFF_NMI_STACK, 64);
+    assert_int_equal(sizeof(((struct smpboot_slot *)0)->nmi_stack), SMPBOOT_SLOT_SIZE - 64);
+    assert_int_equal(SMPBOOT_TRAMP_ASM_SLOT_SIZE, SMPBOOT_SLOT_SIZE);
 }
 
 static void test_install_remove_round_trip(void **state)
@@ -161,13 +183,22 @@ static void test_install_remove_round_trip(void **state)
     assert_int_equal(f.sb.boot_tables_pages, 0);
     assert_int_equal(smpboot_trampoline_sipi_vector(&f.sb), page >> 12);
 
-    /* The blob is there, except for the patched segment word. */
+    /* The blob is there, except for the patched segment word and NMI gate offset. */
     const uint8_t *bytes = f.sb.tramp_virt;
     size_t patch = SMPBOOT_TRAMP_ASM_OFF_REAL_MODE_SEGMENT_PATCH;
+    size_t gate = SMPBOOT_TRAMP_ASM_OFF_IDT32_NMI_GATE;
+    assert_true(patch + 2 <= gate);
     assert_memory_equal(bytes, smpboot_trampoline_blob, patch);
     assert_int_equal(bytes[patch] | (bytes[patch + 1] << 8), page >> 4);
-    assert_memory_equal(bytes + patch + 2, smpboot_trampoline_blob + patch + 2,
-                        SMPBOOT_TRAMP_ASM_OFF_PARAMS - patch - 2);
+    assert_memory_equal(bytes + patch + 2, smpboot_trampoline_blob + patch + 2, gate - patch - 2);
+    uint64_t nmi_return = page + SMPBOOT_TRAMP_ASM_OFF_NMI_RETURN32;
+    uint64_t gate_word;
+    memcpy(&gate_word, bytes + gate, sizeof(gate_word));
+    assert_int_equal(gate_word, (nmi_return & 0xFFFF) |
+                                    ((uint64_t)SMPBOOT_TRAMP_ASM_SEL_CODE32 << 16) |
+                                    (0x8Eull << 40) | ((nmi_return >> 16) << 48));
+    assert_memory_equal(bytes + gate + 8, smpboot_trampoline_blob + gate + 8,
+                        SMPBOOT_TRAMP_ASM_OFF_PARAMS - gate - 8);
     for (size_t i = SMPBOOT_TRAMP_ASM_BLOB_SIZE; i < PAGE; i++)
         assert_int_equal(bytes[i], 0xF4);
 
@@ -178,7 +209,9 @@ static void test_install_remove_round_trip(void **state)
     assert_int_equal(p->page_gdtr_base, page + SMPBOOT_TRAMP_ASM_OFF_GDT);
     assert_int_equal(p->jump32_offset, page + SMPBOOT_TRAMP_ASM_OFF_PROTECTED_MODE_ENTRY);
     assert_int_equal(p->jump32_selector, SMPBOOT_TRAMP_ASM_SEL_CODE32);
-    assert_int_equal(p->jump64_offset, page + SMPBOOT_TRAMP_ASM_OFF_LONG_MODE_ENTRY);
+    /* On the kernel's own tables from paging on: the entry that takes the stack and IDT first. */
+    assert_int_equal(p->jump64_offset,
+                     page + SMPBOOT_TRAMP_ASM_OFF_LONG_MODE_ENTRY_ON_KERNEL_TABLES);
     assert_int_equal(p->jump64_selector, SMPBOOT_TRAMP_ASM_SEL_CODE64);
     assert_int_equal(p->boot_cr3, bsp_state.cr3);
     assert_int_equal(p->cr3_before_pcide, bsp_state.cr3);
@@ -191,6 +224,11 @@ static void test_install_remove_round_trip(void **state)
     assert_int_equal(p->slots_virt, (uint64_t)(uintptr_t)slot_storage);
     assert_int_equal(p->slot_count, SLOT_COUNT);
     assert_int_equal(p->ap_main, (uint64_t)(uintptr_t)&smpboot_ap_main);
+    assert_int_equal(p->page_idtr_limit, 3 * 8 - 1);
+    assert_int_equal(p->page_idtr_base, page + SMPBOOT_TRAMP_ASM_OFF_IDT32);
+    /* The session's 64-bit NMI-only IDT, the one smpboot_ap_main keeps. */
+    assert_int_equal(p->session_idtr_limit, sizeof(f.sb.nmi_idt) - 1);
+    assert_int_equal(p->session_idtr_base, (uint64_t)(uintptr_t)f.sb.nmi_idt);
 
     /* Identity-mapped, executable, not writable. */
     assert_true(f.sb.tramp_mapped);
@@ -394,6 +432,8 @@ static void check_boot_tables(uint64_t cr4, unsigned levels)
     assert_int_equal(p->boot_cr3 & 0xFFF, 0);
     assert_int_equal(p->kernel_cr3, kernel_cr3);
     assert_int_equal(p->cr4, cr4);
+    /* The stack and IDT may be mapped only by the kernel's tables: the entry that switches first. */
+    assert_int_equal(p->jump64_offset, page + SMPBOOT_TRAMP_ASM_OFF_LONG_MODE_ENTRY);
 
     /* The page maps to itself, read+exec only. */
     uint64_t leaf = walk_to_leaf(&f, p->boot_cr3, levels, page);

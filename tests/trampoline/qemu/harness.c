@@ -16,6 +16,9 @@
  *               the v1 blob also claimed): both must lose the CAS and
  *               touch nothing;
  *   ID N-1      has no slot: must find none and park.
+ * An arriving AP must run on the session's NMI-only IDT (IDTR = sb.nmi_idt,
+ * which the BSP built as smpboot_start() does). Without "nmi-32bit", no AP
+ * may write its slot's NMI stack.
  * Every AP must count itself in the page's `entered` counter. The BSP runs
  * with CR0.TS and with CR4 bits outside the allowlist (TSD, PCE), which the
  * APs must not get.
@@ -23,7 +26,14 @@
  * Command line words: "x2apic" (the BSP switches to x2APIC and asks the
  * APs to), "high-cr3" (the BSP moves its top-level table above 4 GiB, so
  * the installer builds bootstrap tables), "pcid" (the BSP sets CR4.PCIDE and
- * runs on PCID 5, which the APs must end on too), "cpus=N".
+ * runs on PCID 5, which the APs must end on too), "nmi" (the BSP sends an
+ * NMI to each AP after it arrived, on the session's IDT: each must survive
+ * it, proven by the AP's count of wake-ups from HLT), "nmi-32bit" (as "nmi",
+ * and the BSP first aims one NMI at each kicked AP it sees in the 32-bit
+ * code after the claim; an NMI frame left on a slot's NMI stack must be one
+ * from that code. Racy by nature, so not a registered test: an NMI that
+ * arrives late can land in the few instructions after paging is switched
+ * on that no IDT covers, docs/reliability.md), "cpus=N".
  * Result: "PASS" or "FAIL ..." on COM1, and isa-debug-exit (0x10 on pass);
  * "SKIP ..." and 0x12 when the CPU lacks a feature a word asks for.
  */
@@ -57,6 +67,7 @@
 #define APIC_BASE_EXTD (1u << 10)
 #define ICR_INIT 0x00004500u        /* INIT, level assert */
 #define ICR_STARTUP 0x00004600u     /* Start-up, vector in bits 7:0 */
+#define ICR_NMI 0x00004400u         /* NMI, level assert */
 #define ICR_BUSY (1u << 12)
 #define REPORT_DONE 0x600DD00Eu
 /* A PAT that differs from the power-on one, so copying it shows. */
@@ -95,16 +106,20 @@ struct report {
     uint64_t gdt_base;
     uint64_t fs_base;
     uint64_t gs_base;
+    uint64_t idt_base;
+    uint16_t idt_limit;
     uint16_t gdt_limit;
     uint16_t cs, ds, es, ss, fs, gs;
     uint32_t apic_id;
     uint32_t done;
+    uint32_t halt_wakeups;    /* the AP's HLT loop after the report: one per NMI survived */
 };
 
 extern uint64_t harness_upper_half;
 
 static struct smpboot_slot slots[MAX_CPUS] __attribute__((aligned(4096)));
 static struct report reports[MAX_CPUS];
+static uint32_t stray_wakeups;  /* the counter of an AP the table does not know */
 static uint8_t stacks[MAX_CPUS][STACK_BYTES] __attribute__((aligned(16)));
 static uint8_t low_table_frames[8][4096] __attribute__((aligned(4096)));
 static unsigned low_table_frames_used;
@@ -293,14 +308,14 @@ static uint16_t selector(int which)
  * Called by smpboot_ap_main (harness_boot.asm) on the AP's stack, with what
  * it saw at its first instruction.
  */
-void harness_ap_report(struct smpboot_slot *slot, uint64_t rsp, uint64_t rflags,
-                       uint64_t return_address);
-void harness_ap_report(struct smpboot_slot *slot, uint64_t rsp, uint64_t rflags,
-                       uint64_t return_address)
+uint32_t *harness_ap_report(struct smpboot_slot *slot, uint64_t rsp, uint64_t rflags,
+                            uint64_t return_address);
+uint32_t *harness_ap_report(struct smpboot_slot *slot, uint64_t rsp, uint64_t rflags,
+                            uint64_t return_address)
 {
     size_t index = (size_t)(slot - (struct smpboot_slot *)sb.slots);
     if (index >= MAX_CPUS)
-        return;
+        return &stray_wakeups;
     struct report *r = &reports[index];
     r->rsp = rsp;
     r->rflags = rflags;
@@ -314,6 +329,13 @@ void harness_ap_report(struct smpboot_slot *slot, uint64_t rsp, uint64_t rflags,
     __asm__ volatile("sgdt %0" : "=m"(gdtr));
     r->gdt_base = gdtr.base;
     r->gdt_limit = gdtr.limit;
+    struct __attribute__((packed)) {
+        uint16_t limit;
+        uint64_t base;
+    } idtr;
+    __asm__ volatile("sidt %0" : "=m"(idtr));
+    r->idt_base = idtr.base;
+    r->idt_limit = idtr.limit;
     r->cs = selector(0);
     r->ds = selector(1);
     r->es = selector(2);
@@ -324,6 +346,7 @@ void harness_ap_report(struct smpboot_slot *slot, uint64_t rsp, uint64_t rflags,
     r->gs_base = rdmsr(MSR_GS_BASE);
     r->apic_id = self_apic_id();
     __atomic_store_n(&r->done, REPORT_DONE, __ATOMIC_RELEASE);
+    return &r->halt_wakeups;
 }
 
 /* ---------- the BSP side ---------- */
@@ -435,6 +458,73 @@ static void check_arrival(uint32_t i, const struct smpboot_slot *slot, const str
     check(r->fs == SEL_DATA && r->gs == SEL_DATA, "FS/GS", i, ((uint64_t)r->fs << 16) | r->gs,
           SEL_DATA);
     check(r->fs_base == 0 && r->gs_base == 0, "FS/GS base", i, r->fs_base | r->gs_base, 0);
+
+    /* The session's NMI-only IDT, loaded by the trampoline with the AP's stack. */
+    uint64_t session_idt = (uint64_t)(uintptr_t)sb.nmi_idt;
+    check(r->idt_base == session_idt, "IDTR base is the session's NMI IDT", i, r->idt_base,
+          session_idt);
+    check(r->idt_limit == sizeof(sb.nmi_idt) - 1, "IDTR limit", i, r->idt_limit,
+          sizeof(sb.nmi_idt) - 1);
+}
+
+/* Little-endian u32 at `offset` of the slot's NMI stack. */
+static uint32_t nmi_stack_word(const struct smpboot_slot *slot, size_t offset)
+{
+    const uint8_t *b = slot->nmi_stack + offset;
+    return (uint32_t)b[0] | (uint32_t)b[1] << 8 | (uint32_t)b[2] << 16 | (uint32_t)b[3] << 24;
+}
+
+/*
+ * What an NMI in the 32-bit code leaves at the slot's end: EIP, CS, EFLAGS
+ * (ESP was the slot's end). Returns whether one is there; a frame must come
+ * from the code between the claim and paging, on the 32-bit selector.
+ */
+static bool check_nmi_frame(uint32_t i, const struct smpboot_slot *slot)
+{
+    size_t top = sizeof(slot->nmi_stack);
+    uint32_t eip = nmi_stack_word(slot, top - 12);
+    uint32_t cs = nmi_stack_word(slot, top - 8);
+    uint32_t eflags = nmi_stack_word(slot, top - 4);
+    bool any = false;
+    for (size_t b = 0; b < top; b++)
+        any |= slot->nmi_stack[b] != 0;
+    if (!any)
+        return false;
+    uint64_t from = sb.tramp_phys + SMPBOOT_TRAMP_ASM_OFF_PROTECTED_MODE_ENTRY;
+    uint64_t to = sb.tramp_phys + SMPBOOT_TRAMP_ASM_OFF_NMI_RETURN32;
+    check(eip >= from && eip < to, "NMI frame: EIP in the 32-bit code", i, eip, from);
+    check((cs & 0xFFFF) == SEL_CODE32, "NMI frame: CS", i, cs, SEL_CODE32);
+    check((eflags & 0x202) == 0x2, "NMI frame: EFLAGS (IF clear)", i, eflags, 0x2);
+    return true;
+}
+
+/*
+ * One NMI to each kicked AP seen in the 32-bit code after its claim, until
+ * every kicked AP is past it or the bound runs out. Past PAGING an NMI
+ * could land in the few instructions before the 64-bit LIDT, which no IDT
+ * covers (docs/reliability.md): so each AP gets one, the moment it is seen.
+ */
+static void nmi_into_32bit_code(uint32_t slot_count, bool sent[], uint64_t bound)
+{
+    uint64_t start = rdtsc();
+    while (rdtsc() - start < bound) {
+        bool waiting = false;
+        for (uint32_t i = 1; !is_loser(i, slot_count); i++) {
+            uint32_t progress = __atomic_load_n(&slots[i].progress, __ATOMIC_ACQUIRE);
+            if (sent[i] || progress >= SMPBOOT_PROGRESS_PAGING)
+                continue;
+            waiting = true;
+            if (progress == SMPBOOT_PROGRESS_PROTECTED_MODE) {
+                put("NMI to the 32-bit code of slot ");
+                put_hex(i);
+                put("\n");
+                send_ipi(slots[i].apic_id, ICR_NMI);
+                sent[i] = true;
+            }
+        }
+        if (!waiting)
+            return;
+    }
 }
 
 void harness_main(uint32_t multiboot_info);
@@ -459,6 +549,8 @@ void harness_main(uint32_t multiboot_info)
         outb(DEBUG_EXIT_PORT, EXIT_SKIP);
         finish();
     }
+    bool nmi_32bit = word(cmdline, "nmi-32bit");
+    bool nmi = nmi_32bit || word(cmdline, "nmi");
     if (x2apic)
         wrmsr(MSR_APIC_BASE, rdmsr(MSR_APIC_BASE) | APIC_BASE_EXTD);
     wrmsr(MSR_PAT, HARNESS_PAT);
@@ -496,6 +588,8 @@ void harness_main(uint32_t multiboot_info)
     sb.cpu_count = slot_count;
     sb.slots_phys = (uint64_t)(uintptr_t)slots;
     sb.slots = (void *)(uintptr_t)upper((uint64_t)(uintptr_t)slots);
+    /* As smpboot_start() does before the first kick. */
+    smpboot_arch_build_nmi_idt(sb.nmi_idt);
 
     enum smpboot_status status = smpboot_trampoline_install(&sb);
     check(status == SMPBOOT_OK, "install", 0, status, SMPBOOT_OK);
@@ -516,10 +610,18 @@ void harness_main(uint32_t multiboot_info)
     for (uint32_t id = 1; id < cpus; id++)
         send_ipi(id, ICR_INIT);
     spin_cycles(10000000);
+    bool nmi_sent[MAX_CPUS] = {false};
     for (int round = 0; round < 2; round++) {
-        for (uint32_t id = 1; id < cpus; id++)
+        for (uint32_t id = 1; id < cpus; id++) {
             send_ipi(id, ICR_STARTUP | vector);
-        spin_cycles(1000000);
+            /* One AP at a time, so that the BSP watches it through its short 32-bit stretch. */
+            if (nmi_32bit && round == 0)
+                nmi_into_32bit_code(slot_count, nmi_sent, 200000000ull);
+        }
+        if (nmi_32bit)
+            nmi_into_32bit_code(slot_count, nmi_sent, 2000000000ull);
+        else
+            spin_cycles(1000000);
     }
 
     /* Bounded waits: for the kicked APs' reports, then for every AP's count. */
@@ -533,10 +635,29 @@ void harness_main(uint32_t multiboot_info)
         __asm__ volatile("pause");
     spin_cycles(10000000);  /* a stray late write would show below */
 
+    /* On the session's IDT now: each arrived AP survives an NMI and counts the wake-up. */
+    if (nmi) {
+        for (uint32_t i = 1; !is_loser(i, slot_count); i++) {
+            if (reports[i].done != REPORT_DONE)
+                continue;
+            put("NMI to the arrived AP of slot ");
+            put_hex(i);
+            put("\n");
+            send_ipi(slots[i].apic_id, ICR_NMI);
+            uint64_t sent_at = rdtsc();
+            while (__atomic_load_n(&reports[i].halt_wakeups, __ATOMIC_ACQUIRE) == 0 &&
+                   rdtsc() - sent_at < bound)
+                __asm__ volatile("pause");
+            check(reports[i].halt_wakeups >= 1, "NMI after arrival survived", i,
+                  reports[i].halt_wakeups, 1);
+        }
+    }
+
     check(smpboot_trampoline_entries(smpboot_handle_of(&sb)) == cpus - 1, "APs counted in real mode", 0,
           smpboot_trampoline_entries(smpboot_handle_of(&sb)), cpus - 1);
     const struct smpboot_tramp_params *params =
         (const void *)((const uint8_t *)sb.tramp_virt + SMPBOOT_TRAMP_ASM_OFF_PARAMS);
+    unsigned frames = 0;
     for (uint32_t i = 1; i < slot_count; i++) {
         struct smpboot_slot *slot = &slots[i];
         if (is_loser(i, slot_count)) {
@@ -546,9 +667,23 @@ void harness_main(uint32_t multiboot_info)
             check(slot->progress == 0, "loser's progress", i, slot->progress, 0);
             check(slot->tsc_claimed == 0, "loser's claim stamp", i, slot->tsc_claimed, 0);
             check(reports[i].done == 0, "loser ran on", i, reports[i].rsp, 0);
+            check(!check_nmi_frame(i, slot), "loser's NMI stack", i, 1, 0);
             continue;
         }
         check_arrival(i, slot, &reports[i], params);
+        bool frame = check_nmi_frame(i, slot);
+        check(nmi_32bit || !frame, "NMI stack written without an NMI", i, frame, 0);
+        frames += frame;
+    }
+    if (nmi_32bit) {
+        unsigned sent = 0;
+        for (uint32_t i = 0; i < MAX_CPUS; i++)
+            sent += nmi_sent[i];
+        put("NMIs sent into the 32-bit code: ");
+        put_hex(sent);
+        put(", frames they left: ");
+        put_hex(frames);
+        put("\n");
     }
 
     smpboot_trampoline_remove(&sb);

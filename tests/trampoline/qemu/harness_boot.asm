@@ -139,7 +139,9 @@ entry64:
     jmp .halt
 
 ; The trampoline enters this on the AP's own stack with rdi = its slot.
-; harness_ap_report(slot, rsp, rflags, [rsp]).
+; harness_ap_report(slot, rsp, rflags, [rsp]) returns the AP's wake-up
+; counter: with interrupts off only an NMI ends the HLT, and the NMI must
+; return (on the session's IDT) for the count to grow.
 smpboot_ap_main:
     mov rsi, rsp
     pushfq
@@ -147,10 +149,12 @@ smpboot_ap_main:
     mov rcx, [rsi]                          ; what a ret would return to
     sub rsp, 8                              ; keep the SysV alignment for the call
     call harness_ap_report
-.halt:
+    mov rbx, rax
+.ap_halt:
     cli
     hlt
-    jmp .halt
+    lock inc dword [rbx]
+    jmp .ap_halt
 
 section .data
 align 8

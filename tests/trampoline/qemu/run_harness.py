@@ -3,7 +3,7 @@
 
 Usage: run_harness.py QEMU IMAGE CPUS [--kvm] [--cpu MODEL] [--memory SIZE] [WORD...]
 
-WORDs go to the harness's command line (x2apic, high-cr3). The harness
+WORDs go to the harness's command line (x2apic, high-cr3, nmi, nmi-32bit). The harness
 prints PASS or FAIL lines on COM1 and leaves through isa-debug-exit: 0x10
 means pass, which QEMU reports as exit status 0x21. 0x12 with a SKIP line
 means the CPU lacks what a word asks for (PCID under a KVM that hides it):
