@@ -183,8 +183,9 @@ struct smpboot_host {
      * `flags` (SMPBOOT_MAP_*), and flush the TLB for them. The library uses
      * it to identity-map the trampoline page (virt == phys) read+exec while
      * the APs switch on paging. unmap flushes the calling CPU's TLB only:
-     * every AP drops the trampoline page's translation itself (INVLPG)
-     * before going online, so no shootdown is needed.
+     * every AP drops the trampoline page's translation for its current PCID
+     * itself (INVLPG) before going online, so no shootdown is needed as
+     * long as the kernel flushes on CR3 switches (docs/protocol.md, CR3).
      * NULL means: the kernel promises that low memory is already
      * identity-mapped executable in its page tables.
      * map and unmap are both NULL or both non-NULL.

@@ -90,7 +90,8 @@ enum smpboot_status smpboot_init_abi(const struct smpboot_abi *abi, struct smpbo
  * SMPBOOT_ERR_BAD_CONFIG (also: the stack window for `capacity` CPUs would
  * wrap the address space), SMPBOOT_ERR_BAD_TRAMPOLINE_PAGE
  * (config.trampoline_page), SMPBOOT_ERR_BAD_STATE (`sb` is a session inside
- * or after smpboot_start() and before smpboot_finish(): APs may still use it).
+ * or after smpboot_start() and before smpboot_finish(), or a finished one
+ * with a CPU that could not be reset or is NOT_READY: APs may still use it).
  */
 static inline enum smpboot_status smpboot_init(struct smpboot *sb, const struct smpboot_host *host,
                                                const struct smpboot_config *config,
@@ -271,8 +272,11 @@ enum smpboot_status smpboot_start_stats(const struct smpboot *sb, struct smpboot
 
 /*
  * A fixed-delivery IPI with `vector` (32..255) to the online CPU at `index`
- * (the BSP, or an AP whose result is SMPBOOT_CPU_ONLINE: with a ready
- * handshake, one that said ready). The ICR writes run with interrupts off on
+ * (the BSP, or an AP whose result is SMPBOOT_CPU_ONLINE; with a ready
+ * handshake, an AP counts as said ready only once smpboot_wait_ready() or
+ * smpboot_finish() saw it: before that, an interrupt sent to an AP whose
+ * entry has not loaded its IDT stays pending while its IF is 0, and is
+ * fatal once it sets IF without one). The ICR writes run with interrupts off on
  * the calling CPU. Errors: SMPBOOT_ERR_INVALID_ARGUMENT (vector, index, not
  * online, before start), SMPBOOT_ERR_UNREACHABLE, SMPBOOT_ERR_IPI_BUSY,
  * SMPBOOT_ERR_IPI_ERROR, SMPBOOT_ERR_CLOCK_STUCK.

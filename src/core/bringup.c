@@ -347,7 +347,9 @@ static void run_batch(struct engine *e, uint32_t first, uint32_t end)
     uint64_t window = config->sdm_retry ? config->retry_window_ns : config->ap_timeout_ns;
     wait_batch(e, first, end, deadline_after(e, window), GOAL_ANSWERED, &e->stats->ap_wait_ns);
 
-    if (config->sdm_retry && !e->icr_stuck && !e->clock_stuck && any_unanswered(e, first, end)) {
+    /* A retry past the total bound would overrun it by its hold and wake APs only to time them out. */
+    if (config->sdm_retry && !e->icr_stuck && !e->clock_stuck && now(e) < e->total_deadline
+        && any_unanswered(e, first, end)) {
         smpboot_logf(e->sb, SMPBOOT_LOG_WARN, "some APs did not answer: retrying with the SDM sequence");
         kick_batch(e, first, end, &sdm_attempt, true);
         wait_batch(e, first, end, deadline_after(e, config->ap_timeout_ns), GOAL_ANSWERED,

@@ -70,6 +70,23 @@ static bool abi_matches(const struct smpboot_abi *abi, const struct smpboot_host
     return matches;
 }
 
+/*
+ * After finish, a CPU that could not be reset may still run the trampoline
+ * or smpboot_ap_main(), and a NOT_READY one may still take NMIs on the
+ * session's IDT: a new init would wipe its not_reset mark, the abandoned
+ * record and that IDT under it.
+ */
+static bool session_still_in_use(const struct smpboot_session *sb)
+{
+    for (uint32_t i = 1; i < sb->cpu_count; i++) {
+        const struct smpboot_cpu *cpu = &sb->cpus[i];
+        if (cpu->not_reset
+            || __atomic_load_n(&cpu->result, __ATOMIC_ACQUIRE) == SMPBOOT_CPU_NOT_READY)
+            return true;
+    }
+    return false;
+}
+
 enum smpboot_status smpboot_init_abi(const struct smpboot_abi *abi, struct smpboot *handle,
                                      const struct smpboot_host *host,
                                      const struct smpboot_config *config,
@@ -85,6 +102,8 @@ enum smpboot_status smpboot_init_abi(const struct smpboot_abi *abi, struct smpbo
     /* APs of a live bring-up still read this session: wiping it would strand them. */
     uint32_t phase = smpboot_phase(sb);
     if (phase == SMPBOOT_PHASE_STARTING || phase == SMPBOOT_PHASE_STARTED)
+        return SMPBOOT_ERR_BAD_STATE;
+    if (phase == SMPBOOT_PHASE_FINISHED && session_still_in_use(sb))
         return SMPBOOT_ERR_BAD_STATE;
     *sb = (struct smpboot_session){.phase = SMPBOOT_PHASE_UNINITIALIZED};
     sb->host = *host;

@@ -154,6 +154,30 @@ static void test_one_sipi_not_enough(void **state)
 }
 
 /* Fast profile: an AP that loses a SIPI sent too soon gets the SDM sequence once more. */
+/* The total bound ran out in the fast attempt's answer window: no retry overruns it. */
+static void test_no_retry_past_the_total_bound(void **state)
+{
+    (void)state;
+    fx_setup(0, false);
+    struct smpboot_config fast;
+    smpboot_config_fast(&fast);
+    fast.entry = fx.config.entry;
+    fast.stack_size = fx.config.stack_size;
+    fast.online_timeout_ns = fx.config.online_timeout_ns;
+    fast.retry_window_ns = 40 * MS;
+    fast.total_timeout_ns = 20 * MS;   /* ends inside the retry window */
+    fx.config = fast;
+    mock_add_ap(1, MOCK_AP_PROMPT);
+    mock_add_ap(2, MOCK_AP_NEEDS_SDM);
+    fx_init_and_add();
+    assert_int_equal(smpboot_start(&fx.sb), SMPBOOT_ERR_PARTIAL);
+    fx_join_and_check();
+    assert_int_equal(fx_count_icr(2, INIT_MODE), 1);
+    assert_int_equal(smpboot_cpu_find(&fx.sb, 2)->retries, 0);
+    assert_int_equal(smpboot_cpu_find(&fx.sb, 2)->result, SMPBOOT_CPU_TIMED_OUT);
+    assert_int_equal(smpboot_finish(&fx.sb), SMPBOOT_OK);
+}
+
 static void test_fast_profile_falls_back_to_sdm(void **state)
 {
     (void)state;
@@ -490,6 +514,7 @@ int main(void)
         cmocka_unit_test(test_slow_ap_goes_online_by_itself),
         cmocka_unit_test(test_one_sipi_not_enough),
         cmocka_unit_test(test_fast_profile_falls_back_to_sdm),
+        cmocka_unit_test(test_no_retry_past_the_total_bound),
         cmocka_unit_test(test_reinit_holds_slot_until_init_lands),
         cmocka_unit_test(test_deadlines_saturate_near_clock_wrap),
         cmocka_unit_test(test_stopped_clock_is_an_error_not_a_hang),

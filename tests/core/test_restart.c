@@ -197,6 +197,11 @@ static void test_restart_refused_while_a_cpu_is_not_reset(void **state)
     assert_true(mock_phys_is_allocated(stack, 4096));
     assert_int_equal(mock_pages_outstanding(), outstanding);
     assert_int_equal(smpboot_cpu_get(&fx.sb, 1)->result, SMPBOOT_CPU_OFFLINE);
+    /* A new init would wipe the not_reset marks, the abandoned record and the NMI IDT. */
+    assert_int_equal(smpboot_init(&fx.sb, &fx.host, &fx.config, fx.cpus, FIXTURE_MAX_CPUS),
+                     SMPBOOT_ERR_BAD_STATE);
+    assert_true(smpboot_cpu_find(&fx.sb, 2)->not_reset);
+    assert_int_equal(smpboot_start(&fx.sb), SMPBOOT_ERR_CPU_NOT_RESET);
     fx_join_and_check();
 }
 
