@@ -153,20 +153,25 @@ static void test_one_sipi_not_enough(void **state)
     assert_int_equal(smpboot_finish(&fx.sb), SMPBOOT_OK);
 }
 
-/* Fast profile: an AP that loses a SIPI sent too soon gets the SDM sequence once more. */
-/* The total bound ran out in the fast attempt's answer window: no retry overruns it. */
-static void test_no_retry_past_the_total_bound(void **state)
+/* The fixture with the fast profile (one SIPI, SDM retry after `retry_window_ns`). */
+static void setup_fast_profile(uint64_t retry_window_ns)
 {
-    (void)state;
     fx_setup(0, false);
     struct smpboot_config fast;
     smpboot_config_fast(&fast);
     fast.entry = fx.config.entry;
     fast.stack_size = fx.config.stack_size;
     fast.online_timeout_ns = fx.config.online_timeout_ns;
-    fast.retry_window_ns = 40 * MS;
-    fast.total_timeout_ns = 20 * MS;   /* ends inside the retry window */
+    fast.retry_window_ns = retry_window_ns;
     fx.config = fast;
+}
+
+/* The total bound ran out in the fast attempt's answer window: no retry overruns it. */
+static void test_no_retry_past_the_total_bound(void **state)
+{
+    (void)state;
+    setup_fast_profile(40 * MS);
+    fx.config.total_timeout_ns = 20 * MS;   /* ends inside the retry window */
     mock_add_ap(1, MOCK_AP_PROMPT);
     mock_add_ap(2, MOCK_AP_NEEDS_SDM);
     fx_init_and_add();
@@ -178,17 +183,11 @@ static void test_no_retry_past_the_total_bound(void **state)
     assert_int_equal(smpboot_finish(&fx.sb), SMPBOOT_OK);
 }
 
+/* Fast profile: an AP that loses a SIPI sent too soon gets the SDM sequence once more. */
 static void test_fast_profile_falls_back_to_sdm(void **state)
 {
     (void)state;
-    fx_setup(0, false);
-    struct smpboot_config fast;
-    smpboot_config_fast(&fast);
-    fast.entry = fx.config.entry;
-    fast.stack_size = fx.config.stack_size;
-    fast.online_timeout_ns = fx.config.online_timeout_ns;
-    fast.retry_window_ns = 20 * MS;
-    fx.config = fast;
+    setup_fast_profile(20 * MS);
     mock_add_ap(1, MOCK_AP_PROMPT);
     mock_add_ap(2, MOCK_AP_NEEDS_SDM);
     fx_init_and_add();
@@ -218,14 +217,7 @@ static void test_fast_profile_falls_back_to_sdm(void **state)
 static void test_reinit_holds_slot_until_init_lands(void **state)
 {
     (void)state;
-    fx_setup(0, false);
-    struct smpboot_config fast;
-    smpboot_config_fast(&fast);
-    fast.entry = fx.config.entry;
-    fast.stack_size = fx.config.stack_size;
-    fast.online_timeout_ns = fx.config.online_timeout_ns;
-    fast.retry_window_ns = 20 * MS;
-    fx.config = fast;
+    setup_fast_profile(20 * MS);
     mock_set_init_delay(5 * MS);  /* below the SDM attempt's 10 ms INIT delay */
     mock_add_ap(1, MOCK_AP_CLAIMS_DURING_REINIT);
     mock_add_ap(2, MOCK_AP_PROMPT);
