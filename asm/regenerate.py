@@ -65,6 +65,7 @@ def parse_offsets(data):
 
 def render_offsets(records):
     lines = [
+        "/* SPDX-License-Identifier: MIT */",
         "/* Generated from asm/trampoline_offsets.asm by %s: do not edit. */" % COMMAND,
         "#ifndef SMPBOOT_TRAMPOLINE_ASM_OFFSETS_H",
         "#define SMPBOOT_TRAMPOLINE_ASM_OFFSETS_H",
@@ -79,6 +80,7 @@ def render_offsets(records):
 
 def render_blob(blob):
     lines = [
+        "/* SPDX-License-Identifier: MIT */",
         "/* Generated from asm/trampoline.asm by %s: do not edit. */" % COMMAND,
         "#include <stddef.h>",
         "#include <stdint.h>",

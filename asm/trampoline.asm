@@ -1,3 +1,4 @@
+; SPDX-License-Identifier: MIT
 ; libsmpboot: the AP trampoline.
 ;
 ; An Application Processor starts here in real mode after a Startup IPI,

@@ -1,3 +1,4 @@
+; SPDX-License-Identifier: MIT
 ; libsmpboot: the trampoline's layout, as numbers the C side can check.
 ;
 ; Assembles the blob itself (so every label has its final offset), then a

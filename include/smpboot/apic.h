@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * libsmpboot: ready-made local-APIC access for the kernel build.
  *

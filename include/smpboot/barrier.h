@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * libsmpboot: barriers for the kernel's own use once its CPUs run.
  *

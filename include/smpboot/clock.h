@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * libsmpboot: a ready-made host.now_ns for the kernel build: the TSC,
  * calibrated once on the BSP against a reference clock the kernel names.

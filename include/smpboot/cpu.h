@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * libsmpboot: one CPU as the library sees it, and what happened to it.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * libsmpboot: a ready-made identity mapper for the trampoline page, for a
  * kernel that has page tables but no map() of its own to hand the library.

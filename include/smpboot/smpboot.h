@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * libsmpboot: bring up the application processors of an x86_64 machine.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * What the library needs from the CPU it runs on, beyond the host callbacks.
  * The kernel build implements it in src/arch/x86_64/; the host (unit test)

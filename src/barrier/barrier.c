@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Sense-reversing barrier. The generation counter is the "sense": waiters
  * spin until it moves past the value they arrived in, so a fast participant

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* One-shot gate: a single flag that only ever goes from closed to open. */
 #include "smpboot/barrier.h"
 

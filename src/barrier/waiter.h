@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The bounded spin shared by the barrier and the gate: one place decides
  * how a waiter idles and when its time is up.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* IPIs a kernel needs once its CPUs run. Destinations come from the table: never a shorthand. */
 #include "session.h"
 

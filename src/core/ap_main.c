@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The AP side in C. The trampoline has already won the slot (KICKED ->
  * CLAIMED), switched to the AP's own stack and jumped here. The AP takes the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * smpboot_start(): the BSP side of INIT-SIPI-SIPI (protocol v2, slot.h).
  *

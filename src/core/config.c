@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 #include <smpboot/config.h>
 
 #define MS 1000000ull

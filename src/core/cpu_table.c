@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The CPU table: the kernel's array, kept sorted (BSP first, then APs by
  * ascending APIC ID) so that logical numbers are deterministic.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * smpboot_finish(): give back what bring-up borrowed. APs that did not come
  * online are sent INIT first, and the INITs are given time to land: only

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Every frame the library borrows goes through here, so that a failed
  * allocation is named in the log: which allocation, for whom, and what was

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The INIT IPI, for all three senders (start's retry, finish, offline): one
  * send path and one rule for when the INIT counts as landed. The send's

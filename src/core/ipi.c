@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Sending one IPI: always to one named destination (never a shorthand), with
  * every wait on the ICR bounded and every send error read back from ESR.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* A bounded formatter, so diagnostics need no libc and never overrun. */
 #include <stdarg.h>
 

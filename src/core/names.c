@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 #include <smpboot/cpu.h>
 
 const char *smpboot_cpu_result_str(enum smpboot_cpu_result result)

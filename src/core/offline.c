@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Taking an online AP back to wait-for-SIPI. INIT is the only way to get a
  * CPU out of the kernel's hands for certain; once it has landed (the settle

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The ready-made identity mapper (pagemap.h): one page at a time, at its
  * identity address, in the kernel's own tables. It remembers from which

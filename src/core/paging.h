@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * x86_64 page-table entries, shared by the two places the library writes
  * page tables: the bootstrap tables (src/trampoline/boot_tables.c) and the

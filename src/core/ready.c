@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The ready handshake. "Online" only says the AP is about to call the
  * entry; the entry says ready once it runs on the kernel's own GDT, IDT and

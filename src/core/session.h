@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Internals shared by the files of src/core: session phases, logging, the
  * slot table, waiting on the host clock, and the IPI layer. Not installed.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The slot table: one 128-byte slot per AP, shared by the BSP, the trampoline
  * (which reads it through physical addresses in 32-bit mode and virtual ones

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The slot table lives below 4 GiB: the trampoline reads it before paging. */
 #include "session.h"
 

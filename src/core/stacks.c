@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * AP stacks come from the kernel's alloc_stack when it has one, else from
  * the host's frames. Without a stack window those are used through the

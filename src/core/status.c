@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 #include <smpboot/status.h>
 
 const char *smpboot_status_str(enum smpboot_status status)

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The ready-made TSC clock's arithmetic (clock.h). The rate comes from one
  * measurement against a reference; the conversion is a 32.32 fixed-point

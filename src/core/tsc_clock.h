@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The portable half of the ready-made TSC clock (clock.h): the measurement
  * loop and the arithmetic. The kernel build's reference readers

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Every library wait ends on the host clock, and no wait trusts the clock
  * blindly: one that does not move (a tick counter read with interrupts off)

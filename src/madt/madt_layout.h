@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Byte layout of the ACPI MADT ("APIC" table), ACPI 6.5 section 5.2.12.
  *

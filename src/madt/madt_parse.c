@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * smpboot_madt_parse(): what the MADT's entries mean for bring-up.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * MADT header checks and entry decoding. See madt_walk.h.
  */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Walking the MADT: header checks and entry decoding, no policy.
  *

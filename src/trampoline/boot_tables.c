@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Bootstrap page tables below 4 GiB for an AP whose kernel CR3 is above. */
 #include "boot_tables.h"
 

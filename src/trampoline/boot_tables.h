@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Bootstrap page tables: used when the kernel's top-level page table lies
  * at or above 4 GiB, where an AP's 32-bit MOV to CR3 cannot reach it.

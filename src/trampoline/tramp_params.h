@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The trampoline's parameter block and the blob's layout, as the C side
  * sees them. The same layout is written in NASM (asm/trampoline_abi.inc);

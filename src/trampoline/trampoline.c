@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Installing the AP trampoline in its page below 1 MiB, and taking it away. */
 #include "trampoline.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The trampoline: the real-mode blob (asm/trampoline.asm) and the code that
  * installs it in a page below 1 MiB and takes it away again.

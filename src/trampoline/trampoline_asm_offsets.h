@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Generated from asm/trampoline_offsets.asm by python3 asm/regenerate.py: do not edit. */
 #ifndef SMPBOOT_TRAMPOLINE_ASM_OFFSETS_H
 #define SMPBOOT_TRAMPOLINE_ASM_OFFSETS_H

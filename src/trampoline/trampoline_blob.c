@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Generated from asm/trampoline.asm by python3 asm/regenerate.py: do not edit. */
 #include <stddef.h>
 #include <stdint.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Ready-made x2APIC access: register offset reg is MSR 0x800 + reg / 16. */
 #include <smpboot/apic.h>
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Ready-made xAPIC access through the MMIO page; plain loads and stores. */
 #include <smpboot/apic.h>
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The reference clocks of the ready-made TSC clock (clock.h): port I/O and
  * MMIO, so kernel build only. Each wraps its counter as a counting-up

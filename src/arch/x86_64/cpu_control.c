@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * CPUID, interrupt masking, fences, the NMI-only IDT and INVLPG: kernel
  * build only (CLI, LIDT and INVLPG are privileged; the host tests link

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Reading the BSP's control registers: ring 0 only, hence kernel build only. */
 #include "../arch.h"
 

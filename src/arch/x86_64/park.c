@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* An AP with nothing left to run: no interrupt can wake it into stale code. */
 #include "../arch.h"
 

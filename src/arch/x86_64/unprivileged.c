@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* PAUSE and RDTSC are unprivileged: the same code serves the kernel and the host tests. */
 #include "../arch.h"
 
