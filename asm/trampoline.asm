@@ -21,8 +21,11 @@
 ;
 ; No stack is used before the AP has won its slot: a losing AP must leave
 ; no trace in memory, and there is no memory an AP could call its own.
-; Every AP that reaches this page increments params.entered, nothing else
-; in the page is ever written by an AP.
+; Every AP that reaches the 32-bit code increments the arrival counter that
+; follows the slot table; no AP ever writes this page. An emulator that
+; translates guest code (QEMU's TCG) keeps its translation of a page that
+; nobody writes, and the installer rewrites only the words that changed,
+; so a second bring-up runs the code translated by the first.
 ;
 ; NMIs: until the claim the IDT is empty (an NMI shuts the AP down: it
 ; owns no memory a handler could push to). From the claim on, the AP runs
@@ -102,9 +105,12 @@ real_mode_normalized:
     mov ax, cs
     mov ds, ax                      ; data relative to the page from here on
 
-    ; Count ourselves first, so the BSP can tell "never started" from
-    ; "started but lost on the way".
-    lock inc dword [params + tramp_params.entered]
+    ; A page that no bring-up armed (smpboot_finish() disarms it) stops a
+    ; CPU that a stray SIPI sent here, before it writes anything. A flag in
+    ; the parameters rather than a halt loop written over this code: the
+    ; code then stays byte for byte the same from one bring-up to the next.
+    cmp dword [params + tramp_params.armed], ARMED_MAGIC
+    jne park_real_mode
 
     ; The page's linear base, used by the 32-bit and 64-bit code.
     movzx ebx, ax
@@ -134,6 +140,14 @@ real_mode_normalized:
     ; Load CS from the GDT: a far jump through the patched m16:32 pointer.
     jmp dword far [params + tramp_params.jump32_offset]
 
+; A CPU started in a disarmed page stops here for good, interrupts off.
+; Only INIT wakes it usefully.
+park_real_mode:
+    cli
+.halt:
+    hlt
+    jmp .halt
+
 ; =========================================================================
 ; 32-bit protected mode, flat segments, paging still off: physical
 ; addresses work, in particular the local APIC and the slot table.
@@ -146,6 +160,12 @@ protected_mode_entry:
     mov ss, ax
     mov fs, ax
     mov gs, ax
+
+    ; Count ourselves first, so the BSP can tell "never started" from
+    ; "started but lost on the way". The counter is in the slot table, not
+    ; in this page: see the header.
+    mov eax, [ebx + params + tramp_params.entered_phys]
+    lock inc dword [eax]
 
     ; --- Who am I? Ask the local APIC (CPUID's initial APIC ID is only 8
     ; bits and not necessarily the current ID). ---
@@ -366,7 +386,7 @@ long_mode_entry:
     jmp rax
 
 ; =========================================================================
-; Data. The APs only read it (except params.entered, in real mode).
+; Data. The APs only read it.
 ; =========================================================================
 
 ; The IDTR image for "no interrupts at all": limit 0, base 0.

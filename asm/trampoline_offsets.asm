@@ -49,7 +49,7 @@ OFFSET_NAME_BYTES equ 40
 
     ; The parameter block, field by field.
     offset_record "PARAMS_SIZE", tramp_params_size
-    offset_record "PARAM_ENTERED", tramp_params.entered
+    offset_record "PARAM_ENTERED_PHYS", tramp_params.entered_phys
     offset_record "PARAM_X2APIC", tramp_params.x2apic
     offset_record "PARAM_PAGE_GDTR_LIMIT", tramp_params.page_gdtr_limit
     offset_record "PARAM_PAGE_GDTR_BASE", tramp_params.page_gdtr_base
@@ -69,6 +69,8 @@ OFFSET_NAME_BYTES equ 40
     offset_record "PARAM_SLOTS_PHYS", tramp_params.slots_phys
     offset_record "PARAM_SLOTS_VIRT", tramp_params.slots_virt
     offset_record "PARAM_SLOT_COUNT", tramp_params.slot_count
+    offset_record "PARAM_ARMED", tramp_params.armed
+    offset_record "ARMED_MAGIC", ARMED_MAGIC
     offset_record "PARAM_AP_MAIN", tramp_params.ap_main
     offset_record "PARAM_PAGE_IDTR_LIMIT", tramp_params.page_idtr_limit
     offset_record "PARAM_PAGE_IDTR_BASE", tramp_params.page_idtr_base

@@ -20,6 +20,7 @@ import re
 import statistics
 import subprocess
 import sys
+import tempfile
 
 ROUND = re.compile(r"smpboot: round r=(\d+) online=\d+ bringup_us=(\d+)")
 
@@ -31,7 +32,11 @@ def boot(image, cpus, options, rounds, accel):
            "-append", f"{options} bench={rounds} ap_timeout_ms=10000"]
     out = subprocess.run(cmd, capture_output=True, text=True, timeout=600).stdout
     if f"summary online={cpus} expected={cpus} failed=0" not in out:
-        print(f"boot failed: {image} {cpus} {options}", file=sys.stderr)
+        # Keep the serial log: a failure that does not come back is otherwise lost.
+        with tempfile.NamedTemporaryFile("w", prefix="ab_compare-failed-", suffix=".log",
+                                         delete=False) as log:
+            log.write(" ".join(cmd) + "\n" + out)
+        print(f"boot failed: {image} {cpus} {options}; serial log: {log.name}", file=sys.stderr)
         return []
     return [int(m.group(2)) for m in ROUND.finditer(out)][1:]
 

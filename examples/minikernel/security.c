@@ -12,12 +12,21 @@
 #define LOWER_HALF_END 0x0000800000000000ull
 
 /*
- * What smpboot_finish() leaves in the trampoline page (src/trampoline/
- * trampoline.c): `cli; hlt; jmp short` back to the HLT at offset 0, HLT in
- * every other byte, so a CPU landing anywhere in the page stops there.
+ * What smpboot_finish() promises of the trampoline page (docs/trampoline.md,
+ * "After finish"): nothing of the session, no CR3 and no kernel address.
+ * (That it parks a CPU a stray SIPI sends there is the trampoline harness's
+ * test, `trampoline_qemu_disarmed`.)
  */
-static const uint8_t halt_loop[] = { 0xFA, 0xF4, 0xEB, 0xFC };
-#define HLT_OPCODE 0xF4u
+/* The direct map of the first TiB of physical memory: more than any machine this kernel runs on. */
+#define DIRECT_MAP_SPAN (1ull << 40)
+
+/* A pointer into the kernel image, the direct map or the stack window (layout.h). */
+static bool is_kernel_address(uint64_t word)
+{
+    return word >= KERNEL_VMA_BASE ||
+           (word >= DIRECT_MAP_BASE && word - DIRECT_MAP_BASE < DIRECT_MAP_SPAN) ||
+           (word >= STACK_WINDOW_BASE && word - STACK_WINDOW_BASE < STACK_WINDOW_SIZE);
+}
 
 /*
  * The entry contract: CR0 is a fixed value whatever the BSP runs with
@@ -155,25 +164,24 @@ static uint32_t check_trampoline_page(uint64_t page)
         kprintf("minikernel: error: security: libsmpboot never allocated a trampoline page\n");
         return 1;
     }
-    const volatile uint8_t *bytes = phys_to_virt(page);
-    uint32_t wrong = 0, first_wrong = PAGE;
-    for (uint32_t i = 0; i < PAGE; i++) {
-        uint8_t want = i < sizeof(halt_loop) ? halt_loop[i] : HLT_OPCODE;
-        if (bytes[i] != want) {
-            if (first_wrong == PAGE)
-                first_wrong = i;
-            wrong++;
+    uint32_t problems = 0;
+    const volatile uint64_t *words = phys_to_virt(page);
+    uint64_t cr3 = paging_root();
+    for (uint32_t i = 0; i < PAGE / 8; i++) {
+        uint64_t word = words[i];
+        if (word == cr3 || is_kernel_address(word)) {
+            kprintf("minikernel: error: security: trampoline page 0x%llx after finish: offset "
+                    "0x%x holds 0x%llx, %s\n",
+                    (unsigned long long)page, i * 8, (unsigned long long)word,
+                    word == cr3 ? "the kernel's CR3" : "a kernel address");
+            problems++;
         }
     }
-    if (wrong) {
-        kprintf("minikernel: error: security: trampoline page 0x%llx: %u bytes are neither the "
-                "halt loop nor HLT, the first at offset 0x%x (0x%02x)\n",
-                (unsigned long long)page, wrong, first_wrong, bytes[first_wrong]);
+    if (problems)
         return 1;
-    }
-    kprintf("minikernel: security: trampoline page 0x%llx after finish: halt loop fa f4 eb fc "
-            "at offset 0, HLT (f4) in the other %u bytes\n",
-            (unsigned long long)page, PAGE - (uint32_t)sizeof(halt_loop));
+    kprintf("minikernel: security: trampoline page 0x%llx after finish: no CR3 and no kernel "
+            "address in its %u words\n",
+            (unsigned long long)page, PAGE / 8);
     return 0;
 }
 

@@ -159,8 +159,9 @@ struct smpboot_config {
      * smpboot_start() and frees it in smpboot_finish(). Otherwise the
      * physical address of a page the kernel reserved for it: page-aligned,
      * 0x1000..SMPBOOT_TRAMPOLINE_PAGE_MAX, RAM that nothing else uses while
-     * a bring-up runs (the library writes it, then leaves a halt loop
-     * there), readable and writable through phys_to_virt. The library never
+     * a bring-up runs (the library writes it, then leaves it disarmed: a
+     * CPU started there parks; a page that kept the previous bring-up's
+     * content gets only the words that changed, docs/trampoline.md), readable and writable through phys_to_virt. The library never
      * allocates or frees it. Anything else: SMPBOOT_ERR_BAD_TRAMPOLINE_PAGE.
      */
     uint64_t trampoline_page;

@@ -164,7 +164,9 @@ void smpboot_ap_ready(struct smpboot_cpu *cpu);
  * After smpboot_start(): when config.ready_timeout_ns is nonzero, first wait
  * (bounded) as smpboot_wait_ready() does. Then send INIT to every AP that
  * did not come online (so none can run late), wait for those INITs to land,
- * overwrite the trampoline with a halt loop, remove the identity mapping and
+ * disarm the trampoline page and clear its parameters, so that a CPU a
+ * stray SIPI starts there parks having written nothing (docs/trampoline.md,
+ * "After finish"), remove the identity mapping and
  * free the trampoline page (unless config.trampoline_page named the
  * kernel's own), the slot table, the bootstrap tables and the
  * stacks of the APs that are not online. The stacks of online APs (ready or
@@ -195,8 +197,9 @@ enum smpboot_status smpboot_finish(struct smpboot *sb);
 enum smpboot_status smpboot_offline(struct smpboot *sb, uint32_t index);
 
 /*
- * How many times an AP entered the trampoline (in real mode, before it knew
- * its slot) since the last smpboot_start(), late ones included; 0 after
+ * How many times an AP entered the trampoline (counted on reaching its
+ * 32-bit code, before it knew its slot) since the last smpboot_start(), late
+ * ones included; 0 after
  * smpboot_finish(). With the results it tells "never woke up" from "woke up
  * and lost its slot": a late AP leaves no other trace, by design.
  */
@@ -240,7 +243,10 @@ struct smpboot_start_stats {
     uint64_t setup_stacks_ns;
     /* Of setup_ns: the slot table, the trampoline page written and identity-mapped. */
     uint64_t setup_trampoline_ns;
-    /* Inside INIT and SIPI sends: the ICR write, the waits for it to be idle, ESR. */
+    /*
+     * Inside INIT and SIPI sends: the ICR write, the waits for it to be idle,
+     * and for INITs the ESR check (a SIPI reads no ESR: docs/protocol.md).
+     */
     uint64_t ipi_send_ns;
     /*
      * In the waits the policy imposes whatever the APs do: the INIT delay,

@@ -189,14 +189,13 @@ static uint64_t count_send(struct engine *e, uint64_t began)
     return t;
 }
 
-static enum smpboot_status send_sipi(struct engine *e, uint32_t i, uint32_t *esr)
+/* Unchecked by ESR (smpboot_sipi_send()): the INIT before it was checked. */
+static enum smpboot_status send_sipi(struct engine *e, uint32_t i)
 {
     if (e->icr_stuck)
         return SMPBOOT_ERR_IPI_BUSY;
     uint64_t began = now(e);
-    enum smpboot_status status =
-        smpboot_ipi_send(e->sb, e->sb->cpus[i].apic_id,
-                         SMPBOOT_ICR_STARTUP | SMPBOOT_ICR_LEVEL_ASSERT | e->vector, esr);
+    enum smpboot_status status = smpboot_sipi_send(e->sb, e->sb->cpus[i].apic_id, e->vector);
     e->stats->last_sipi_ns = since_start(e->sb, count_send(e, began));
     return status;
 }
@@ -281,9 +280,9 @@ static void kick_batch(struct engine *e, uint32_t first, uint32_t end, const str
         for (uint32_t i = first; i < end; i++) {
             if (!in_flight(e, i) || state_of(smpboot_slot_at(sb, i)) != SMPBOOT_SLOT_KICKED)
                 continue;
-            enum smpboot_status status = send_sipi(e, i, &esr);
+            enum smpboot_status status = send_sipi(e, i);
             if (status != SMPBOOT_OK)
-                note_send_failure(e, i, status, esr, "SIPI");
+                note_send_failure(e, i, status, 0, "SIPI");
         }
     }
 }

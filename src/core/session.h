@@ -209,13 +209,22 @@ enum smpboot_status smpboot_wait_until(const struct smpboot_session *sb, uint64_
 bool smpboot_apic_id_reachable(const struct smpboot_session *sb, uint32_t apic_id);
 
 /*
- * Send one IPI to one APIC ID, no shorthand: wait (bounded) for the ICR to be
- * idle, clear ESR, write (interrupts off meanwhile), wait again, read ESR.
+ * Send one IPI to one APIC ID, no shorthand, fully checked: wait (bounded)
+ * for the ICR to be idle, clear ESR, write (interrupts off meanwhile), wait
+ * again, read ESR.
  * SMPBOOT_OK, UNREACHABLE, IPI_BUSY, CLOCK_STUCK, or IPI_ERROR with the ESR's
  * send-error bits in *esr (may be NULL).
  */
 enum smpboot_status smpboot_ipi_send(const struct smpboot_session *sb, uint32_t apic_id, uint32_t icr_low,
                                      uint32_t *esr);
+
+/*
+ * The bring-up's STARTUP IPI (vector: the trampoline's page number): the
+ * idle check and the ICR write, interrupts off around it, and no ESR access
+ * (the INIT before it to the same APIC ID reports any error a SIPI could
+ * meet). SMPBOOT_OK, UNREACHABLE, IPI_BUSY or CLOCK_STUCK.
+ */
+enum smpboot_status smpboot_sipi_send(const struct smpboot_session *sb, uint32_t apic_id, uint8_t vector);
 
 /* ---- INIT (init_ipi.c): one sender, one settle rule ---- */
 

@@ -87,6 +87,22 @@ _Static_assert(offsetof(struct smpboot_slot, nmi_stack) == SMPBOOT_SLOT_OFF_NMI_
                "slot nmi_stack: runs to the slot's end, which keeps ESP 16-byte aligned");
 
 /*
+ * After the last slot: how many APs reached the trampoline's 32-bit code
+ * (each adds one with LOCK INC, before it looks for its slot), late ones
+ * included. It lives here rather than in the trampoline page so that no AP
+ * ever writes the page that holds code (asm/trampoline.asm).
+ */
+static inline size_t smpboot_slot_table_bytes(uint32_t slot_count)
+{
+    return (size_t)slot_count * SMPBOOT_SLOT_SIZE + sizeof(uint32_t);
+}
+
+static inline uint32_t *smpboot_slot_table_entered(void *slots, uint32_t slot_count)
+{
+    return (uint32_t *)(void *)((uint8_t *)slots + (size_t)slot_count * SMPBOOT_SLOT_SIZE);
+}
+
+/*
  * The trampoline's C landing point (private: only the trampoline installer
  * takes its address). Reached by a JMP on the AP's own stack, with a zero
  * return address pushed, and `slot` the slot it won. Never returns.

@@ -6,7 +6,7 @@
 
 enum smpboot_status smpboot_slots_create(struct smpboot_session *sb)
 {
-    size_t bytes = (size_t)sb->cpu_count * SMPBOOT_SLOT_SIZE;
+    size_t bytes = smpboot_slot_table_bytes(sb->cpu_count);
     size_t pages = (bytes + SMPBOOT_PAGE_SIZE - 1) / SMPBOOT_PAGE_SIZE;
     uint64_t phys = 0;
     enum smpboot_status status =
@@ -34,14 +34,11 @@ enum smpboot_status smpboot_slots_create(struct smpboot_session *sb)
         };
     }
     /*
-     * The tail of the last page must not look like a slot. Zeroed 8 bytes at
-     * a time (slots are 64 bytes): a byte loop costs a few instructions a
-     * byte, up to 16 000 before the first INIT.
+     * The arrival counter after the last slot starts at 0. Nothing else
+     * past the slots is read (the APs scan slot_count slots), and on some
+     * hypervisors every word touched costs a trap, so nothing else is written.
      */
-    uint64_t *tail = (uint64_t *)(void *)(slots + sb->cpu_count);
-    uint64_t *end = (uint64_t *)(void *)((uint8_t *)sb->slots + pages * SMPBOOT_PAGE_SIZE);
-    while (tail < end)
-        *tail++ = 0;
+    *smpboot_slot_table_entered(sb->slots, sb->cpu_count) = 0;
     return SMPBOOT_OK;
 }
 

@@ -28,7 +28,7 @@ extern const size_t smpboot_trampoline_blob_size;
  * linear, which equals physical for the identity-mapped page.
  */
 struct smpboot_tramp_params {
-    uint32_t entered;          /* every AP adds one in real mode */
+    uint32_t entered_phys;     /* the slot table's arrival counter (slot.h) */
     uint32_t x2apic;           /* nonzero: APs switch to and read x2APIC */
     uint16_t reserved0;        /* aligns page_gdtr_base */
     uint16_t page_gdtr_limit;  /* 32-bit LGDT image: set by the blob */
@@ -52,7 +52,7 @@ struct smpboot_tramp_params {
     uint64_t slots_phys;       /* below 4 GiB */
     uint64_t slots_virt;
     uint32_t slot_count;
-    uint32_t reserved4;
+    uint32_t armed;            /* SMPBOOT_TRAMP_ASM_ARMED_MAGIC while a bring-up uses the page */
     uint64_t ap_main;          /* &smpboot_ap_main */
     uint16_t reserved5;        /* aligns page_idtr_base */
     uint16_t page_idtr_limit;  /* 32-bit LIDT image: set by the blob */
@@ -67,7 +67,7 @@ struct smpboot_tramp_params {
                        SMPBOOT_TRAMP_ASM_PARAM_##asm_name,                           \
                    "trampoline parameter " #field " differs from the NASM layout")
 
-SMPBOOT_TRAMP_PARAM_CHECK(entered, ENTERED);
+SMPBOOT_TRAMP_PARAM_CHECK(entered_phys, ENTERED_PHYS);
 SMPBOOT_TRAMP_PARAM_CHECK(x2apic, X2APIC);
 SMPBOOT_TRAMP_PARAM_CHECK(page_gdtr_limit, PAGE_GDTR_LIMIT);
 SMPBOOT_TRAMP_PARAM_CHECK(page_gdtr_base, PAGE_GDTR_BASE);
@@ -87,6 +87,7 @@ SMPBOOT_TRAMP_PARAM_CHECK(pat, PAT);
 SMPBOOT_TRAMP_PARAM_CHECK(slots_phys, SLOTS_PHYS);
 SMPBOOT_TRAMP_PARAM_CHECK(slots_virt, SLOTS_VIRT);
 SMPBOOT_TRAMP_PARAM_CHECK(slot_count, SLOT_COUNT);
+SMPBOOT_TRAMP_PARAM_CHECK(armed, ARMED);
 SMPBOOT_TRAMP_PARAM_CHECK(ap_main, AP_MAIN);
 SMPBOOT_TRAMP_PARAM_CHECK(page_idtr_limit, PAGE_IDTR_LIMIT);
 SMPBOOT_TRAMP_PARAM_CHECK(page_idtr_base, PAGE_IDTR_BASE);
@@ -122,6 +123,11 @@ _Static_assert(SMPBOOT_TRAMP_ASM_OFF_PARAMS + sizeof(struct smpboot_tramp_params
                    SMPBOOT_TRAMP_ASM_BLOB_SIZE,
                "parameter block lies outside the blob");
 _Static_assert(SMPBOOT_TRAMP_ASM_OFF_PARAMS % 8 == 0, "parameter block misaligned");
+/* The installer sees the page as code words, then parameter words, then HLT words. */
+_Static_assert(SMPBOOT_TRAMP_ASM_OFF_PARAMS + sizeof(struct smpboot_tramp_params) ==
+                       SMPBOOT_TRAMP_ASM_BLOB_SIZE &&
+                   SMPBOOT_TRAMP_ASM_BLOB_SIZE % 8 == 0,
+               "the blob is not its code, then its parameter block, in whole 8-byte words");
 _Static_assert(SMPBOOT_TRAMP_ASM_OFF_REAL_MODE_SEGMENT_PATCH + 2 <= SMPBOOT_TRAMP_ASM_OFF_PARAMS,
                "real-mode segment patch lies outside the code");
 _Static_assert(SMPBOOT_TRAMP_ASM_OFF_PROTECTED_MODE_ENTRY < SMPBOOT_TRAMP_ASM_OFF_PARAMS &&

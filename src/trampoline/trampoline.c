@@ -77,46 +77,80 @@ static const uint64_t permanent_gdt[SMPBOOT_TRAMP_ASM_GDT_SIZE / 8] = {
     [SMPBOOT_TRAMP_ASM_SEL_CODE32 / 8] = SMPBOOT_TRAMP_ASM_DESC_CODE32,
 };
 
-/* What remove() leaves in the page: `cli; hlt; jmp short 0` at offset 0 ... */
-static const uint8_t halt_loop[] = {0xFA, 0xF4, 0xEB, 0xFC};
-/* ... and HLT everywhere else, so a CPU landing anywhere stops there. */
-#define HLT_OPCODE 0xF4u
-#define HLT_WORD 0xF4F4F4F4F4F4F4F4ull
+#define CODE_WORDS (SMPBOOT_TRAMP_ASM_OFF_PARAMS / 8)
+#define BLOB_WORDS (SMPBOOT_TRAMP_ASM_BLOB_SIZE / 8)
 
 /*
- * The page is written 8 bytes at a time: a byte loop costs a few
- * instructions a byte, about 16 000 for the page, which is most of the
- * set-up before the first INIT on an emulator that counts instructions.
- * `from` is a multiple of 8; the page is page-aligned.
+ * Every write into the page goes through here and stores only what
+ * differs, in 4-byte halves. An emulator that translates guest code (QEMU's
+ * TCG) drops its translation of any code a store overlaps, so a page
+ * rewritten in full would be translated anew by the first AP of every
+ * bring-up; with this, a restart on the same page rewrites only the
+ * parameters that changed, and never the code. Halves, because a store
+ * counts as a write to every byte it spans. Words, not bytes, keep the cost down where instructions are counted
+ * (Bochs): a byte loop costs a few instructions a byte.
  */
-static void fill_with_hlt(uint8_t *page, size_t from)
+static void store_if_changed(uint64_t *word, uint64_t value)
 {
-    uint64_t *words = (uint64_t *)(void *)page;
-    for (size_t i = from / 8; i < SMPBOOT_PAGE_SIZE / 8; i++) {
-        words[i] = HLT_WORD;
+    if (*word == value) {
+        return;
+    }
+    uint32_t *halves = (uint32_t *)(void *)word;
+    uint32_t low = (uint32_t)value;
+    uint32_t high = (uint32_t)(value >> 32);
+    if (halves[0] != low) {
+        halves[0] = low;
+    }
+    if (halves[1] != high) {
+        halves[1] = high;
     }
 }
 
-/* Copy the blob to the page's start, then HLT up to the next multiple of 8: the bytes written. */
-static size_t copy_blob(uint8_t *page)
+static uint64_t blob_word(size_t index)
 {
-    size_t size = smpboot_trampoline_blob_size;
-    uint64_t *words = (uint64_t *)(void *)page;
-    size_t whole = size / 8;
-    for (size_t i = 0; i < whole; i++) {
+    uint64_t word;
+    __builtin_memcpy(&word, smpboot_trampoline_blob + index * 8, sizeof word);
+    return word;
+}
+
+/* One byte the installer patches into the code, at its page offset. */
+struct code_patch {
+    size_t offset;
+    uint8_t value;
+};
+
+/*
+ * The code words as this page needs them: the blob with the bytes that
+ * depend on where the page is (the real-mode segment, the 32-bit NMI
+ * gate's target) patched in. `patches` is sorted by offset.
+ */
+static void write_code(uint64_t *words, const struct code_patch *patches, size_t patch_count)
+{
+    size_t next = 0;
+    for (size_t i = 0; i < CODE_WORDS; i++) {
+        uint64_t word = blob_word(i);
+        for (; next < patch_count && patches[next].offset / 8 == i; next++) {
+            unsigned shift = (unsigned)(patches[next].offset % 8) * 8u;
+            word = (word & ~(0xFFull << shift)) | ((uint64_t)patches[next].value << shift);
+        }
+        store_if_changed(&words[i], word);
+    }
+}
+
+static void write_params(uint64_t *words, const struct smpboot_tramp_params *params)
+{
+    const uint8_t *bytes = (const uint8_t *)params;
+    for (size_t i = CODE_WORDS; i < BLOB_WORDS; i++) {
         uint64_t word;
-        __builtin_memcpy(&word, smpboot_trampoline_blob + i * 8, sizeof word);
-        words[i] = word;
+        __builtin_memcpy(&word, bytes + (i - CODE_WORDS) * 8, sizeof word);
+        store_if_changed(&words[i], word);
     }
-    size_t end = whole * 8;
-    for (size_t i = end; i < size; i++) {
-        page[i] = smpboot_trampoline_blob[i];
-    }
-    for (size_t i = size; i % 8 != 0; i++) {
-        page[i] = HLT_OPCODE;
-        end = i + 1;
-    }
-    return end > size ? end : size;
+}
+
+/* The parameter block as the blob has it: the values the installer does not fill. */
+static void blob_params(struct smpboot_tramp_params *params)
+{
+    __builtin_memcpy(params, smpboot_trampoline_blob + SMPBOOT_TRAMP_ASM_OFF_PARAMS, sizeof *params);
 }
 
 static bool bsp_in_long_mode(const struct smpboot_cpu_state *cpu)
@@ -131,66 +165,72 @@ static bool page_is_usable(uint64_t page)
            page + SMPBOOT_PAGE_SIZE <= TRAMP_PAGE_LIMIT;
 }
 
-/* Through void *: the page is 4 KiB aligned and OFF_PARAMS a multiple of 8 (tramp_params.h). */
-static struct smpboot_tramp_params *params_in(void *page_virt)
+/* The page's code and parameters, for where it landed and for this session. */
+static void write_page(struct smpboot_session *sb, const struct smpboot_cpu_state *cpu, uint64_t boot_cr3)
 {
-    return (struct smpboot_tramp_params *)(void *)((uint8_t *)page_virt +
-                                                    SMPBOOT_TRAMP_ASM_OFF_PARAMS);
-}
-
-/* Copy the blob and fill in everything that depends on where it landed. */
-static void write_blob(struct smpboot_session *sb, const struct smpboot_cpu_state *cpu, uint64_t boot_cr3)
-{
-    uint8_t *page = sb->tramp_virt;
+    uint64_t *words = (uint64_t *)(void *)sb->tramp_virt;
     uint32_t base = (uint32_t)sb->tramp_phys;
     uint64_t ap_cr4 = (cpu->cr4 & AP_CR4_FROM_BSP) | CR4_PAE;
 
-    fill_with_hlt(page, copy_blob(page));
-
-    /* The real-mode far jump's segment: the page's paragraph number. */
+    /*
+     * The real-mode far jump's segment (the page's paragraph number), then
+     * the 32-bit NMI gate's target, split as a gate stores it: bits 15:0 at
+     * bytes 0-1, bits 31:16 at bytes 6-7.
+     */
     uint16_t segment = (uint16_t)(base >> 4);
-    page[SMPBOOT_TRAMP_ASM_OFF_REAL_MODE_SEGMENT_PATCH] = (uint8_t)segment;
-    page[SMPBOOT_TRAMP_ASM_OFF_REAL_MODE_SEGMENT_PATCH + 1] = (uint8_t)(segment >> 8);
-
-    /* The 32-bit NMI gate's target, split as a gate stores it: bits 15:0 at 0, 31:16 at 6. */
     uint32_t nmi_return = base + SMPBOOT_TRAMP_ASM_OFF_NMI_RETURN32;
-    uint8_t *gate = page + SMPBOOT_TRAMP_ASM_OFF_IDT32_NMI_GATE;
-    gate[0] = (uint8_t)nmi_return;
-    gate[1] = (uint8_t)(nmi_return >> 8);
-    gate[6] = (uint8_t)(nmi_return >> 16);
-    gate[7] = (uint8_t)(nmi_return >> 24);
+    const size_t segment_at = SMPBOOT_TRAMP_ASM_OFF_REAL_MODE_SEGMENT_PATCH;
+    const size_t gate_at = SMPBOOT_TRAMP_ASM_OFF_IDT32_NMI_GATE;
+    const struct code_patch patches[] = {
+        {segment_at, (uint8_t)segment},
+        {segment_at + 1, (uint8_t)(segment >> 8)},
+        {gate_at, (uint8_t)nmi_return},
+        {gate_at + 1, (uint8_t)(nmi_return >> 8)},
+        {gate_at + 6, (uint8_t)(nmi_return >> 16)},
+        {gate_at + 7, (uint8_t)(nmi_return >> 24)},
+    };
+    write_code(words, patches, sizeof patches / sizeof patches[0]);
 
-    struct smpboot_tramp_params *params = params_in(page);
-    params->entered = 0;
-    params->x2apic = sb->config.apic_mode == SMPBOOT_APIC_X2APIC ? 1u : 0u;
-    params->page_gdtr_base = base + SMPBOOT_TRAMP_ASM_OFF_GDT;
-    params->jump32_offset = base + SMPBOOT_TRAMP_ASM_OFF_PROTECTED_MODE_ENTRY;
+    struct smpboot_tramp_params params;
+    blob_params(&params);
+    params.entered_phys =
+        (uint32_t)(sb->slots_phys + (uint64_t)sb->cpu_count * SMPBOOT_SLOT_SIZE);
+    params.x2apic = sb->config.apic_mode == SMPBOOT_APIC_X2APIC ? 1u : 0u;
+    params.page_gdtr_base = base + SMPBOOT_TRAMP_ASM_OFF_GDT;
+    params.jump32_offset = base + SMPBOOT_TRAMP_ASM_OFF_PROTECTED_MODE_ENTRY;
     /*
      * Bootstrap tables (built iff the kernel's top level is above 4 GiB) may
      * not map the AP's stack or the session's IDT: only then must the AP
      * wait for the kernel's CR3 before taking them, with NMIs fatal meanwhile.
      */
-    params->jump64_offset = base + (sb->boot_tables_pages != 0
-                                        ? SMPBOOT_TRAMP_ASM_OFF_LONG_MODE_ENTRY
-                                        : SMPBOOT_TRAMP_ASM_OFF_LONG_MODE_ENTRY_ON_KERNEL_TABLES);
-    params->perm_gdtr_limit = (uint16_t)(sizeof(permanent_gdt) - 1);
-    params->perm_gdtr_base = (uint64_t)(uintptr_t)permanent_gdt;
-    params->boot_cr3 = boot_cr3;
+    params.jump64_offset = base + (sb->boot_tables_pages != 0
+                                       ? SMPBOOT_TRAMP_ASM_OFF_LONG_MODE_ENTRY
+                                       : SMPBOOT_TRAMP_ASM_OFF_LONG_MODE_ENTRY_ON_KERNEL_TABLES);
+    params.perm_gdtr_limit = (uint16_t)(sizeof(permanent_gdt) - 1);
+    params.perm_gdtr_base = (uint64_t)(uintptr_t)permanent_gdt;
+    params.boot_cr3 = boot_cr3;
     /* Setting PCIDE needs CR3[11:0] = 0, and the load before it must flush under PCID 0. */
-    params->cr3_before_pcide = (ap_cr4 & CR4_PCIDE) ? cpu->cr3 & ~CR3_PCID_MASK : cpu->cr3;
-    params->kernel_cr3 = cpu->cr3;
-    params->cr0 = AP_CR0;
-    params->cr4 = ap_cr4;
-    params->efer = cpu->efer;
-    params->pat = cpu->pat;
-    params->slots_phys = sb->slots_phys;
-    params->slots_virt = (uint64_t)(uintptr_t)sb->slots;
-    params->slot_count = sb->cpu_count;
-    params->ap_main = (uint64_t)(uintptr_t)&smpboot_ap_main;
-    params->page_idtr_base = base + SMPBOOT_TRAMP_ASM_OFF_IDT32;
+    params.cr3_before_pcide = (ap_cr4 & CR4_PCIDE) ? cpu->cr3 & ~CR3_PCID_MASK : cpu->cr3;
+    params.kernel_cr3 = cpu->cr3;
+    params.cr0 = AP_CR0;
+    params.cr4 = ap_cr4;
+    params.efer = cpu->efer;
+    params.pat = cpu->pat;
+    params.slots_phys = sb->slots_phys;
+    params.slots_virt = (uint64_t)(uintptr_t)sb->slots;
+    params.slot_count = sb->cpu_count;
+    params.armed = SMPBOOT_TRAMP_ASM_ARMED_MAGIC;
+    params.ap_main = (uint64_t)(uintptr_t)&smpboot_ap_main;
+    params.page_idtr_base = base + SMPBOOT_TRAMP_ASM_OFF_IDT32;
     /* Its address is what counts here: smpboot_start() fills it before the first kick. */
-    params->session_idtr_limit = (uint16_t)(sizeof(sb->nmi_idt) - 1);
-    params->session_idtr_base = (uint64_t)(uintptr_t)sb->nmi_idt;
+    params.session_idtr_limit = (uint16_t)(sizeof(sb->nmi_idt) - 1);
+    params.session_idtr_base = (uint64_t)(uintptr_t)sb->nmi_idt;
+    write_params(words, &params);
+    /*
+     * The rest of the page is not touched: every SIPI starts at offset 0,
+     * and on some hypervisors each access to this page is a trap (the
+     * nested KVM of docs/performance.md: about 5 us a word).
+     */
 }
 
 enum smpboot_status smpboot_trampoline_install(struct smpboot_session *sb)
@@ -203,9 +243,9 @@ enum smpboot_status smpboot_trampoline_install(struct smpboot_session *sb)
     if (sb->tramp_phys != 0 || sb->tramp_virt != NULL || sb->slots == NULL || sb->cpu_count == 0) {
         return SMPBOOT_ERR_BAD_STATE;
     }
-    /* The 32-bit code reads the whole table through physical addresses. */
+    /* The 32-bit code reads the whole table, arrival counter included, through physical addresses. */
     if (sb->slots_phys >= BELOW_4GIB ||
-        (uint64_t)sb->cpu_count * SMPBOOT_SLOT_SIZE > BELOW_4GIB - sb->slots_phys) {
+        (uint64_t)smpboot_slot_table_bytes(sb->cpu_count) > BELOW_4GIB - sb->slots_phys) {
         return SMPBOOT_ERR_INVALID_ARGUMENT;
     }
     struct smpboot_cpu_state cpu;
@@ -252,7 +292,7 @@ enum smpboot_status smpboot_trampoline_install(struct smpboot_session *sb)
         }
     }
 
-    write_blob(sb, &cpu, boot_cr3);
+    write_page(sb, &cpu, boot_cr3);
 
     /* Read+exec only: the library writes the page through phys_to_virt, never through this. */
     if (host->map != NULL) {
@@ -277,11 +317,21 @@ void smpboot_trampoline_remove(struct smpboot_session *sb)
     const struct smpboot_host *host = &sb->host;
 
     if (sb->tramp_virt != NULL) {
-        uint8_t *page = sb->tramp_virt;
-        fill_with_hlt(page, 0);
-        for (size_t i = 0; i < sizeof(halt_loop); i++) {
-            page[i] = halt_loop[i];
-        }
+        /*
+         * Disarmed first, so that a CPU a stray SIPI starts here parks in
+         * real mode (asm/trampoline.asm) whatever it finds next; then the
+         * parameters go back to the blob's, so nothing of the session (its
+         * CR3, kernel addresses) stays in the page. The code stays as the
+         * next install would write it (see store_if_changed).
+         */
+        uint64_t *words = (uint64_t *)(void *)sb->tramp_virt;
+        uint32_t *armed = (uint32_t *)(void *)((uint8_t *)sb->tramp_virt +
+                                               SMPBOOT_TRAMP_ASM_OFF_PARAMS +
+                                               SMPBOOT_TRAMP_ASM_PARAM_ARMED);
+        __atomic_store_n(armed, 0u, __ATOMIC_RELEASE);
+        struct smpboot_tramp_params params;
+        blob_params(&params);
+        write_params(words, &params);
     }
     if (sb->tramp_mapped && host->unmap != NULL) {
         smpboot_host_unmap(sb, sb->tramp_phys, 1);
@@ -311,9 +361,9 @@ uint8_t smpboot_trampoline_sipi_vector(const struct smpboot_session *sb)
 uint32_t smpboot_trampoline_entries(const struct smpboot *handle)
 {
     const struct smpboot_session *sb = smpboot_session_of_const(handle);
-    if (sb == NULL || sb->tramp_virt == NULL) {
+    if (sb == NULL || sb->tramp_virt == NULL || sb->slots == NULL) {
         return 0;
     }
     /* APs increment it with LOCK INC; pair with an atomic load. */
-    return __atomic_load_n(&params_in(sb->tramp_virt)->entered, __ATOMIC_ACQUIRE);
+    return __atomic_load_n(smpboot_slot_table_entered(sb->slots, sb->cpu_count), __ATOMIC_ACQUIRE);
 }

@@ -286,6 +286,157 @@ static void test_next_after_ready_orders_the_kicks(void **state)
     assert_int_equal(smpboot_finish(&fx.sb), SMPBOOT_OK);
 }
 
+/*
+ * What the BSP's APIC costs per AP. Under a hypervisor every xAPIC access
+ * is an exit, so the counts are the cost. The INIT keeps the full check
+ * (ICR idle, ESR clear, write, ICR idle, ESR latch and read: it is where an
+ * absent APIC shows); a SIPI is the idle check and the write, nothing else.
+ */
+enum apic_setup { XAPIC_TWO_STORES, XAPIC_WRITE_ICR, X2APIC };
+
+static void setup_for_costs(enum apic_setup apic, bool fast, bool serial)
+{
+    fx_setup(0, apic == X2APIC);
+    mock_fill_host(&fx.host, apic != XAPIC_TWO_STORES);
+    struct smpboot_config profile;
+    if (fast)
+        smpboot_config_fast(&profile);
+    else
+        smpboot_config_default(&profile);
+    profile.apic_mode = fx.config.apic_mode;
+    profile.entry = fx.config.entry;
+    profile.stack_size = fx.config.stack_size;
+    profile.online_timeout_ns = fx.config.online_timeout_ns;
+    profile.mode = serial ? SMPBOOT_MODE_SERIAL : SMPBOOT_MODE_PARALLEL;
+    fx.config = profile;
+}
+
+/* One IPI's ICR write, as the setup makes it: two stores, or one write_icr call. */
+static void assert_icr_writes(const struct mock_apic_counts *c, enum apic_setup apic, unsigned sends)
+{
+    if (apic == XAPIC_TWO_STORES) {
+        assert_int_equal(c->writes[MOCK_REG_ICR_HIGH], sends);
+        assert_int_equal(c->writes[MOCK_REG_ICR_LOW], sends);
+        assert_int_equal(c->writes[MOCK_REG_ICR], 0);
+    } else {
+        assert_int_equal(c->writes[MOCK_REG_ICR_HIGH], 0);
+        assert_int_equal(c->writes[MOCK_REG_ICR_LOW], 0);
+        assert_int_equal(c->writes[MOCK_REG_ICR], sends);
+    }
+}
+
+static void check_start_costs(enum apic_setup apic, bool fast, bool serial)
+{
+    const unsigned aps = 4;
+    /* x2APIC has no delivery-status bit: no ICR read at all. */
+    const unsigned icr_check = apic == X2APIC ? 0 : 1;
+    setup_for_costs(apic, fast, serial);
+    for (uint32_t id = 1; id <= aps; id++)
+        mock_add_ap(id, MOCK_AP_PROMPT);
+    fx_init_and_add();
+    assert_int_equal(smpboot_start(&fx.sb), SMPBOOT_OK);
+    fx_join_and_check();
+    for (uint32_t id = 1; id <= aps; id++) {
+        assert_int_equal(fx_count_icr(id, INIT_MODE), 1);
+        assert_int_equal(fx_count_icr(id, SIPI), 1);
+    }
+
+    /* Parallel: SIPI after SIPI. Each window is the second SIPI's idle check and write only. */
+    struct mock_apic_counts c = mock_apic_accesses(MOCK_IPI_SIPI, MOCK_IPI_SIPI);
+    assert_int_equal(c.windows, serial ? 0 : aps - 1);
+    assert_int_equal(c.reads[MOCK_REG_ICR_LOW], icr_check * c.windows);
+    assert_int_equal(c.reads[MOCK_REG_ESR], 0);
+    assert_int_equal(c.writes[MOCK_REG_ESR], 0);
+    assert_icr_writes(&c, apic, c.windows);
+
+    /* Serial: SIPI, then the next AP's INIT. The SIPI leaves nothing behind; the INIT clears ESR. */
+    c = mock_apic_accesses(MOCK_IPI_SIPI, MOCK_IPI_INIT);
+    assert_int_equal(c.windows, serial ? aps - 1 : 0);
+    assert_int_equal(c.reads[MOCK_REG_ICR_LOW], icr_check * c.windows);
+    assert_int_equal(c.reads[MOCK_REG_ESR], 0);
+    assert_int_equal(c.writes[MOCK_REG_ESR], c.windows);
+
+    /* INIT, then a SIPI: the INIT's idle wait and ESR latch and read, then the SIPI's check. */
+    c = mock_apic_accesses(MOCK_IPI_INIT, MOCK_IPI_SIPI);
+    assert_int_equal(c.windows, serial ? aps : 1);
+    assert_int_equal(c.reads[MOCK_REG_ICR_LOW], 2 * icr_check * c.windows);
+    assert_int_equal(c.writes[MOCK_REG_ESR], c.windows);
+    assert_int_equal(c.reads[MOCK_REG_ESR], c.windows);
+
+    /* Nothing after the last SIPI: no idle wait, no ESR. */
+    c = mock_apic_accesses(MOCK_IPI_SIPI, MOCK_IPI_NONE);
+    assert_int_equal(c.windows, 0);
+
+    /*
+     * Per AP, in all: the INIT's 2 ESR writes and 1 read, no ESR access for
+     * the SIPI; ICR reads, 2 for the INIT and 1 for the SIPI (xAPIC).
+     */
+    c = mock_apic_accesses(MOCK_IPI_ANY, MOCK_IPI_ANY);
+    assert_int_equal(c.writes[MOCK_REG_ESR], 2 * aps);
+    assert_int_equal(c.reads[MOCK_REG_ESR], aps);
+    assert_int_equal(c.reads[MOCK_REG_ICR_LOW], 3 * icr_check * aps);
+    assert_icr_writes(&c, apic, 2 * aps);
+    assert_int_equal(c.reads[MOCK_REG_ICR_HIGH] + c.reads[MOCK_REG_ICR], 0);
+    assert_int_equal(smpboot_finish(&fx.sb), SMPBOOT_OK);
+    fx_join_and_check();
+}
+
+static void test_sipi_makes_no_esr_access(void **state)
+{
+    (void)state;
+    const enum apic_setup setups[] = {XAPIC_TWO_STORES, XAPIC_WRITE_ICR, X2APIC};
+    for (unsigned k = 0; k < 3; k++)
+        for (int fast = 0; fast < 2; fast++)
+            for (int serial = 0; serial < 2; serial++)
+                check_start_costs(setups[k], fast, serial);
+}
+
+/* One IPI's idle wait, ESR latch and read: the tail of a fully checked send. */
+static void assert_full_check_tail(const struct mock_apic_counts *c, unsigned icr_check)
+{
+    assert_int_equal(c->windows, 1);
+    assert_int_equal(c->reads[MOCK_REG_ICR_LOW], icr_check);
+    assert_int_equal(c->writes[MOCK_REG_ESR], 1);
+    assert_int_equal(c->reads[MOCK_REG_ESR], 1);
+}
+
+/* Every sender but the bring-up's SIPIs keeps the full check: a fixed IPI, NMIs, offline's INIT. */
+static void test_other_senders_keep_the_esr_check(void **state)
+{
+    (void)state;
+    for (int x2apic = 0; x2apic < 2; x2apic++) {
+        const unsigned icr_check = x2apic ? 0 : 1;
+        setup_for_costs(x2apic ? X2APIC : XAPIC_TWO_STORES, false, false);
+        mock_add_ap(1, MOCK_AP_PROMPT);
+        mock_add_ap(2, MOCK_AP_PROMPT);
+        fx_init_and_add();
+        assert_int_equal(smpboot_start(&fx.sb), SMPBOOT_OK);
+        fx_join_and_check();
+
+        assert_int_equal(smpboot_send_ipi(&fx.sb, 1, 0x40), SMPBOOT_OK);
+        struct mock_apic_counts c = mock_apic_accesses(MOCK_IPI_SIPI, MOCK_IPI_FIXED);
+        assert_int_equal(c.writes[MOCK_REG_ESR], 1);  /* its clear */
+        c = mock_apic_accesses(MOCK_IPI_FIXED, MOCK_IPI_NONE);
+        assert_full_check_tail(&c, icr_check);
+
+        assert_int_equal(smpboot_nmi_others(&fx.sb), SMPBOOT_OK);
+        c = mock_apic_accesses(MOCK_IPI_NMI, MOCK_IPI_NMI);  /* the first NMI's tail, the second's head */
+        assert_int_equal(c.windows, 1);
+        assert_int_equal(c.writes[MOCK_REG_ESR], 2);
+        assert_int_equal(c.reads[MOCK_REG_ESR], 1);
+        c = mock_apic_accesses(MOCK_IPI_NMI, MOCK_IPI_NONE);
+        assert_full_check_tail(&c, icr_check);
+
+        assert_int_equal(smpboot_finish(&fx.sb), SMPBOOT_OK);
+        assert_int_equal(smpboot_offline(&fx.sb, 1), SMPBOOT_OK);
+        c = mock_apic_accesses(MOCK_IPI_NMI, MOCK_IPI_INIT);
+        assert_int_equal(c.writes[MOCK_REG_ESR], 2);  /* the NMI's latch, the INIT's clear */
+        c = mock_apic_accesses(MOCK_IPI_INIT, MOCK_IPI_NONE);
+        assert_full_check_tail(&c, icr_check);
+        fx_join_and_check();
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -304,6 +455,8 @@ int main(void)
         cmocka_unit_test(test_ready_handshake),
         cmocka_unit_test(test_entry_never_ready),
         cmocka_unit_test(test_next_after_ready_orders_the_kicks),
+        cmocka_unit_test(test_sipi_makes_no_esr_access),
+        cmocka_unit_test(test_other_senders_keep_the_esr_check),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -62,7 +62,15 @@ static struct {
     uint64_t alloc_cost_ns;  /* each alloc_frames call moves the clock this much */
     uint64_t bsp_clock_reads; /* host.now_ns calls on the BSP's thread (atomic) */
     uint64_t map_cost_ns;    /* each map call moves the clock this much */
-    uint32_t esr;
+    uint32_t esr;            /* raised by every IPI sent */
+    uint32_t accept_error_dest;
+    uint32_t esr_collected;  /* send errors since the last ESR write, not readable yet */
+    uint32_t esr_readable;   /* what an ESR read returns: those the last ESR write latched */
+    /* The BSP's APIC accesses (its thread only): see mock_apic_accesses(). */
+    struct mock_apic_counts windows[MOCK_IPI_KINDS][MOCK_IPI_KINDS];
+    struct mock_apic_counts open_window;
+    enum mock_ipi_kind open_after;
+    unsigned apic_accesses;
     struct mock_icr icr[MOCK_MAX_ICR];
     unsigned icr_count;
     struct mock_event events[MAX_EVENTS];
@@ -121,6 +129,12 @@ void mock_reset(uint32_t bsp_apic_id, bool x2apic)
     m.bsp = bsp_apic_id;
     m.icr_stuck = false;
     m.esr = 0;
+    m.accept_error_dest = 0xFFFFFFFFu;
+    m.esr_collected = m.esr_readable = 0;
+    memset(m.windows, 0, sizeof m.windows);
+    memset(&m.open_window, 0, sizeof m.open_window);
+    m.open_after = MOCK_IPI_NONE;
+    m.apic_accesses = 0;
     m.bsp_stall_ns = 0;
     m.some_ap_won = false;
     m.init_delay_ns = 0;
@@ -155,6 +169,7 @@ void mock_fail_alloc_call(unsigned n) { m.fail_alloc_at = n; }
 void mock_fail_map_call(unsigned n) { m.fail_map_at = n; }
 void mock_set_icr_stuck(bool stuck) { m.icr_stuck = stuck; }
 void mock_set_esr(uint32_t value) { m.esr = value; }
+void mock_set_accept_error(uint32_t dest) { m.accept_error_dest = dest; }
 void mock_stall_bsp_once(uint64_t ns) { m.bsp_stall_ns = ns; }
 void mock_set_init_delay(uint64_t ns) { m.init_delay_ns = ns; }
 void mock_set_clock_now(uint64_t value)
@@ -603,6 +618,10 @@ static void deliver(uint32_t dest, uint32_t low)
     if (m.icr_count < MOCK_MAX_ICR)
         m.icr[m.icr_count++] = rec;
     log_event(MOCK_EV_ICR, dest, rec.delivery);
+    /* Collected now, readable only after the next ESR write (SDM: "write, then read"). */
+    m.esr_collected |= m.esr;
+    if (dest == m.accept_error_dest)
+        m.esr_collected |= 0x04u;
     if (rec.shorthand)
         protocol_error("IPI with a destination shorthand");
     if (dest == m.bsp && rec.delivery != 0x400u && rec.delivery != 0x000u)
@@ -634,13 +653,108 @@ static void deliver(uint32_t dest, uint32_t low)
 
 /* ---- local APIC ---- */
 
+/* The APIC accesses counted are the BSP's own: never an AP thread's. */
+static bool on_bsp_thread(void)
+{
+    return !current_ap && current_cpu == m.bsp;
+}
+
+static enum mock_apic_reg reg_index(uint32_t reg)
+{
+    switch (reg) {
+    case SMPBOOT_APIC_REG_ID: return MOCK_REG_ID;
+    case SMPBOOT_APIC_REG_ESR: return MOCK_REG_ESR;
+    case SMPBOOT_APIC_REG_ICR_LOW: return MOCK_REG_ICR_LOW;
+    case SMPBOOT_APIC_REG_ICR_HIGH: return MOCK_REG_ICR_HIGH;
+    default: return MOCK_REG_OTHER;
+    }
+}
+
+static enum mock_ipi_kind kind_of(uint32_t icr_low)
+{
+    switch (icr_low & 0x700u) {
+    case 0x000u: return MOCK_IPI_FIXED;
+    case 0x400u: return MOCK_IPI_NMI;
+    case 0x500u: return MOCK_IPI_INIT;
+    case 0x600u: return MOCK_IPI_SIPI;
+    default: return MOCK_IPI_OTHER;
+    }
+}
+
+static void count_access(enum mock_apic_reg reg, bool write)
+{
+    if (!on_bsp_thread())
+        return;
+    m.apic_accesses++;
+    if (write)
+        m.open_window.writes[reg]++;
+    else
+        m.open_window.reads[reg]++;
+}
+
+static void add_counts(struct mock_apic_counts *sum, const struct mock_apic_counts *c)
+{
+    sum->windows += c->windows;
+    for (int r = 0; r < MOCK_REG_COUNT; r++) {
+        sum->reads[r] += c->reads[r];
+        sum->writes[r] += c->writes[r];
+    }
+}
+
+/* The BSP wrote an IPI to the ICR (the write already counted): it ends the open window. */
+static void close_window(uint32_t icr_low)
+{
+    if (!on_bsp_thread())
+        return;
+    enum mock_ipi_kind kind = kind_of(icr_low);
+    m.open_window.windows = 1;
+    add_counts(&m.windows[m.open_after][kind], &m.open_window);
+    memset(&m.open_window, 0, sizeof m.open_window);
+    m.open_after = kind;
+}
+
+static bool kind_matches(enum mock_ipi_kind kind, enum mock_ipi_kind query)
+{
+    return query == MOCK_IPI_ANY || kind == query;
+}
+
+struct mock_apic_counts mock_apic_accesses(enum mock_ipi_kind after, enum mock_ipi_kind before)
+{
+    struct mock_apic_counts sum;
+    memset(&sum, 0, sizeof sum);
+    for (int a = 0; a < MOCK_IPI_KINDS; a++)
+        for (int b = 0; b < MOCK_IPI_KINDS; b++)
+            if (kind_matches((enum mock_ipi_kind)a, after) && kind_matches((enum mock_ipi_kind)b, before))
+                add_counts(&sum, &m.windows[a][b]);
+    /* The open window: after the last IPI, no IPI behind it yet. */
+    bool open_used = false;
+    for (int r = 0; r < MOCK_REG_COUNT; r++)
+        open_used = open_used || m.open_window.reads[r] || m.open_window.writes[r];
+    if (open_used && kind_matches(m.open_after, after) && kind_matches(MOCK_IPI_NONE, before)) {
+        add_counts(&sum, &m.open_window);
+        sum.windows++;
+    }
+    return sum;
+}
+
+unsigned mock_apic_access_total(void)
+{
+    return m.apic_accesses;
+}
+
 static uint32_t apic_read(void *ctx, uint32_t reg)
 {
     (void)ctx;
+    count_access(reg_index(reg), false);
     switch (reg) {
     case SMPBOOT_APIC_REG_ID: return m.x2apic ? current_cpu : current_cpu << 24;
     case SMPBOOT_APIC_REG_ICR_LOW: return m.icr_stuck ? (1u << 12) : 0;
-    case SMPBOOT_APIC_REG_ESR: return m.esr;
+    case SMPBOOT_APIC_REG_ESR: {
+        pthread_mutex_lock(&m.lock);
+        uint32_t value = m.esr_readable;
+        pthread_mutex_unlock(&m.lock);
+        return value;
+    }
     default: return 0;
     }
 }
@@ -648,6 +762,16 @@ static uint32_t apic_read(void *ctx, uint32_t reg)
 static void apic_write(void *ctx, uint32_t reg, uint32_t value)
 {
     (void)ctx;
+    count_access(reg_index(reg), true);
+    if (reg == SMPBOOT_APIC_REG_ESR) {
+        if (m.x2apic && value != 0)
+            protocol_error("ESR written with a nonzero value in x2APIC mode (#GP)");
+        /* The write latches what was collected since the last one, and starts afresh. */
+        pthread_mutex_lock(&m.lock);
+        m.esr_readable = m.esr_collected;
+        m.esr_collected = 0;
+        pthread_mutex_unlock(&m.lock);
+    }
     if ((reg == SMPBOOT_APIC_REG_ICR_HIGH || reg == SMPBOOT_APIC_REG_ICR_LOW)
         && !mock_arch_irqs_masked())
         protocol_error("ICR written in two stores with interrupts on");
@@ -660,19 +784,21 @@ static void apic_write(void *ctx, uint32_t reg, uint32_t value)
             protocol_error("ICR_LOW written alone in x2APIC mode");
         else if (!m.icr_stuck)
             deliver(pending_icr_high >> 24, value);
+        close_window(value);
     }
 }
 
 static void apic_write_icr(void *ctx, uint64_t icr)
 {
     (void)ctx;
+    count_access(MOCK_REG_ICR, true);
     if (!m.x2apic && (icr >> 32) > 0xFFu)
         protocol_error("xAPIC destination wider than 8 bits");
     if (m.x2apic && !mock_arch_take_fence())
         protocol_error("x2APIC ICR written without a store fence before it");
-    if (m.icr_stuck && !m.x2apic)
-        return;
-    deliver((uint32_t)(icr >> 32), (uint32_t)icr);
+    if (!m.icr_stuck || m.x2apic)
+        deliver((uint32_t)(icr >> 32), (uint32_t)icr);
+    close_window((uint32_t)icr);
 }
 
 /* Every mock call is a moment at which a delayed INIT may land. */

@@ -2,7 +2,8 @@
  * A simulated machine for the engine's host tests: physical memory and a
  * frame allocator, a local APIC that records every ICR write (and flags an
  * xAPIC ICR pair written with interrupts on, or an x2APIC ICR write with no
- * store fence before it), a clock, and APs that are threads. An AP behaves
+ * store fence before it) and counts the BSP's register accesses, a clock,
+ * and APs that are threads. An AP behaves
  * like the trampoline would: on the SIPI it answers, it finds its slot by
  * APIC ID and wins it by compare-and-swap (KICKED -> CLAIMED), then a thread
  * enters smpboot_ap_main() as that CPU.
@@ -99,7 +100,17 @@ unsigned mock_heap_stacks_outstanding(void);
 void mock_fail_alloc_call(unsigned n);
 void mock_fail_map_call(unsigned n);
 void mock_set_icr_stuck(bool stuck);
+/*
+ * ESR as the SDM describes it: a send's errors collect out of sight, and an
+ * ESR write makes those collected since the previous write readable. This
+ * raises `value` on every IPI sent from now on (0: none).
+ */
 void mock_set_esr(uint32_t value);
+/*
+ * IPIs to `dest` raise Send Accept Error (ESR bit 2), as on a P6/Pentium
+ * APIC bus (or Bochs) where no APIC has that ID. 0xFFFFFFFF: none.
+ */
+void mock_set_accept_error(uint32_t dest);
 /* The BSP sleeps this long right after the first SIPI an AP answers (a starved host). */
 void mock_stall_bsp_once(uint64_t ns);
 /*
@@ -132,6 +143,45 @@ void mock_become_cpu(uint32_t apic_id);
 
 /* Wait (bounded) for every simulated AP thread to end. false on timeout. */
 bool mock_join_aps(void);
+
+/*
+ * The BSP's local-APIC accesses, by register, in windows cut at its ICR
+ * writes: a window is every access after one IPI's ICR write up to and
+ * including the next IPI's ICR write, keyed by the kinds of those two IPIs.
+ * MOCK_IPI_NONE at the front: before the first IPI; at the back: after the
+ * last one so far. Only the thread that is the BSP counts.
+ */
+enum mock_ipi_kind {
+    MOCK_IPI_NONE,
+    MOCK_IPI_FIXED,
+    MOCK_IPI_NMI,
+    MOCK_IPI_INIT,
+    MOCK_IPI_SIPI,
+    MOCK_IPI_OTHER,
+    MOCK_IPI_KINDS,
+    MOCK_IPI_ANY = MOCK_IPI_KINDS,  /* in a query: either end may be of any kind */
+};
+
+enum mock_apic_reg {
+    MOCK_REG_ID,
+    MOCK_REG_ESR,
+    MOCK_REG_ICR_LOW,
+    MOCK_REG_ICR_HIGH,
+    MOCK_REG_ICR,  /* host.apic.write_icr: the whole ICR in one call */
+    MOCK_REG_OTHER,
+    MOCK_REG_COUNT,
+};
+
+struct mock_apic_counts {
+    unsigned windows;  /* the windows summed (the open one once it has an access) */
+    unsigned reads[MOCK_REG_COUNT];
+    unsigned writes[MOCK_REG_COUNT];
+};
+
+/* The windows from an IPI of kind `after` to one of kind `before`, summed. */
+struct mock_apic_counts mock_apic_accesses(enum mock_ipi_kind after, enum mock_ipi_kind before);
+/* Every access the BSP made, windows or not. */
+unsigned mock_apic_access_total(void);
 
 unsigned mock_icr_count(void);
 const struct mock_icr *mock_icr_at(unsigned index);

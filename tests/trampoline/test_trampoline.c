@@ -12,6 +12,9 @@
 #include <cmocka.h>
 
 #include "fake_host.h"
+#ifndef TEST_NO_WRITE_WATCH
+#include "write_watch.h"
+#endif
 #include "mock_arch.h"
 #include "trampoline/tramp_params.h"
 #include "trampoline/trampoline.h"
@@ -27,7 +30,11 @@
 #define SLOT_COUNT 3u
 #define KERNEL_TOP_HIGH (FAKE_HIGH_BASE + PAGE)  /* a kernel top-level table above 4 GiB */
 
-static struct smpboot_slot slot_storage[SLOT_COUNT];
+/* The slots, then the arrival counter the trampoline's 32-bit code increments. */
+static union {
+    struct smpboot_slot slots[SLOT_COUNT + 1];
+    uint8_t bytes[SLOT_COUNT * SMPBOOT_SLOT_SIZE + sizeof(uint32_t)];
+} slot_storage;
 
 struct fixture {
     struct fake_host fake;
@@ -50,7 +57,7 @@ static void fixture_init(struct fixture *f, bool with_map, enum smpboot_apic_mod
     f->sb.config.apic_mode = apic_mode;
     f->sb.cpu_count = SLOT_COUNT;
     f->sb.slots_phys = SLOTS_PHYS;
-    f->sb.slots = slot_storage;
+    f->sb.slots = slot_storage.slots;
     mock_arch_set_cpu_state(&bsp_state);
 }
 
@@ -90,12 +97,22 @@ static void assert_nothing_held(struct fixture *f)
     assert_int_equal(f->sb.boot_tables_pages, 0);
 }
 
-static void assert_halt_loop(const uint8_t *page)
+/*
+ * What remove() leaves: the code as `installed` had it, the blob's own
+ * parameter block (disarmed, nothing of the session), HLT to the end.
+ */
+static void assert_removed(const uint8_t *page, const uint8_t *installed)
 {
-    static const uint8_t loop[] = {0xFA, 0xF4, 0xEB, 0xFC};  /* cli; hlt; jmp 0 */
-    assert_memory_equal(page, loop, sizeof(loop));
-    for (size_t i = sizeof(loop); i < PAGE; i++)
-        assert_int_equal(page[i], 0xF4);
+    assert_memory_equal(page, installed, SMPBOOT_TRAMP_ASM_OFF_PARAMS);
+    const struct smpboot_tramp_params *p =
+        (const void *)(page + SMPBOOT_TRAMP_ASM_OFF_PARAMS);
+    assert_int_equal(p->armed, 0);
+    assert_memory_equal(page + SMPBOOT_TRAMP_ASM_OFF_PARAMS,
+                        smpboot_trampoline_blob + SMPBOOT_TRAMP_ASM_OFF_PARAMS,
+                        SMPBOOT_TRAMP_ASM_BLOB_SIZE - SMPBOOT_TRAMP_ASM_OFF_PARAMS);
+    /* Past the blob: what the page held before, untouched. */
+    assert_memory_equal(page + SMPBOOT_TRAMP_ASM_BLOB_SIZE, installed + SMPBOOT_TRAMP_ASM_BLOB_SIZE,
+                        PAGE - SMPBOOT_TRAMP_ASM_BLOB_SIZE);
 }
 
 /* ---------------------------------------------------------------- */
@@ -143,7 +160,8 @@ static void test_blob_matches_its_layout(void **state)
     assert_int_equal(p->page_gdtr_limit, SMPBOOT_TRAMP_ASM_GDT_SIZE - 1);
     assert_int_equal(p->jump32_selector, SMPBOOT_TRAMP_ASM_SEL_CODE32);
     assert_int_equal(p->jump64_selector, SMPBOOT_TRAMP_ASM_SEL_CODE64);
-    assert_int_equal(p->entered, 0);
+    assert_int_equal(p->entered_phys, 0);
+    assert_int_equal(p->armed, 0);  /* the blob alone parks every AP */
 
     /* The 32-bit NMI-only IDT: vectors 0 and 1 absent, vector 2 a present
      * 32-bit interrupt gate (DPL 0) into SEL_CODE32, offset left to the installer. */
@@ -199,11 +217,14 @@ static void test_install_remove_round_trip(void **state)
                                     (0x8Eull << 40) | ((nmi_return >> 16) << 48));
     assert_memory_equal(bytes + gate + 8, smpboot_trampoline_blob + gate + 8,
                         SMPBOOT_TRAMP_ASM_OFF_PARAMS - gate - 8);
+    /* Past the blob the page is not written: the fake's fresh frames hold 0xA5. */
     for (size_t i = SMPBOOT_TRAMP_ASM_BLOB_SIZE; i < PAGE; i++)
-        assert_int_equal(bytes[i], 0xF4);
+        assert_int_equal(bytes[i], 0xA5);
 
     const struct smpboot_tramp_params *p = params_of(&f);
-    assert_int_equal(p->entered, 0);
+    assert_int_equal(p->armed, SMPBOOT_TRAMP_ASM_ARMED_MAGIC);
+    /* The arrival counter: right after the last slot, outside the page. */
+    assert_int_equal(p->entered_phys, SLOTS_PHYS + SLOT_COUNT * SMPBOOT_SLOT_SIZE);
     assert_int_equal(p->x2apic, 0);
     assert_int_equal(p->page_gdtr_limit, SMPBOOT_TRAMP_ASM_GDT_SIZE - 1);
     assert_int_equal(p->page_gdtr_base, page + SMPBOOT_TRAMP_ASM_OFF_GDT);
@@ -221,7 +242,7 @@ static void test_install_remove_round_trip(void **state)
     assert_int_equal(p->efer, bsp_state.efer);
     assert_int_equal(p->pat, bsp_state.pat);
     assert_int_equal(p->slots_phys, SLOTS_PHYS);
-    assert_int_equal(p->slots_virt, (uint64_t)(uintptr_t)slot_storage);
+    assert_int_equal(p->slots_virt, (uint64_t)(uintptr_t)slot_storage.slots);
     assert_int_equal(p->slot_count, SLOT_COUNT);
     assert_int_equal(p->ap_main, (uint64_t)(uintptr_t)&smpboot_ap_main);
     assert_int_equal(p->page_idtr_limit, 3 * 8 - 1);
@@ -238,8 +259,10 @@ static void test_install_remove_round_trip(void **state)
     assert_int_equal(f.fake.mappings[0].pages, 1);
     assert_int_equal(f.fake.mappings[0].flags, SMPBOOT_MAP_EXEC);
 
+    uint8_t installed[PAGE];
+    memcpy(installed, f.sb.tramp_virt, PAGE);
     smpboot_trampoline_remove(&f.sb);
-    assert_halt_loop(fake_phys(&f.fake, page));
+    assert_removed(fake_phys(&f.fake, page), installed);
     assert_false(f.fake.mappings[0].live);
     assert_nothing_held(&f);
 
@@ -269,8 +292,10 @@ static void test_without_map_callbacks(void **state)
     assert_false(f.sb.tramp_mapped);
     assert_int_equal(f.fake.mapping_count, 0);
     uint64_t page = f.sb.tramp_phys;
+    uint8_t installed[PAGE];
+    memcpy(installed, f.sb.tramp_virt, PAGE);
     smpboot_trampoline_remove(&f.sb);
-    assert_halt_loop(fake_phys(&f.fake, page));
+    assert_removed(fake_phys(&f.fake, page), installed);
     assert_nothing_held(&f);
 }
 
@@ -283,14 +308,84 @@ static void test_entered_counter_and_vector(void **state)
     assert_int_equal(smpboot_trampoline_sipi_vector(&f.sb), 0);
     assert_int_equal(smpboot_trampoline_install(&f.sb), SMPBOOT_OK);
 
-    /* What three APs' LOCK INC in real mode would leave. */
-    struct smpboot_tramp_params *p = (struct smpboot_tramp_params *)params_of(&f);
-    p->entered = 3;
+    /* What three APs' LOCK INC in 32-bit mode would leave, after the last slot. */
+    uint32_t three = 3;
+    memcpy(slot_storage.bytes + SLOT_COUNT * SMPBOOT_SLOT_SIZE, &three, sizeof three);
     assert_int_equal(smpboot_trampoline_entries(smpboot_handle_of(&f.sb)), 3);
     assert_int_equal(smpboot_trampoline_sipi_vector(&f.sb), FAKE_LOW_FIRST_FREE >> 12);
 
     smpboot_trampoline_remove(&f.sb);
     assert_int_equal(smpboot_trampoline_entries(smpboot_handle_of(&f.sb)), 0);
+    assert_nothing_held(&f);
+}
+
+#ifndef TEST_NO_WRITE_WATCH
+/*
+ * A second bring-up on the same page (the usual case: a kernel-reserved
+ * page, or an allocator that hands the freed page out again) stores only
+ * the parameters that changed: an emulator that translates guest code keeps
+ * its translation of the code. Remove touches only the parameters.
+ */
+static void test_reinstall_writes_only_what_changed(void **state)
+{
+    (void)state;
+    const size_t params = SMPBOOT_TRAMP_ASM_OFF_PARAMS;
+    const size_t blob_end = SMPBOOT_TRAMP_ASM_BLOB_SIZE;
+    struct fixture f;
+    fixture_init(&f, true, SMPBOOT_APIC_XAPIC);
+    f.sb.config.trampoline_page = FAKE_LOW_FIRST_FREE + 4 * PAGE;
+    assert_int_equal(smpboot_trampoline_install(&f.sb), SMPBOOT_OK);
+    uint8_t *page = f.sb.tramp_virt;
+    uint8_t installed[PAGE];
+    memcpy(installed, page, PAGE);
+    smpboot_trampoline_remove(&f.sb);
+
+    write_watch_begin(page);
+    enum smpboot_status status = smpboot_trampoline_install(&f.sb);
+    write_watch_end();
+    assert_int_equal(status, SMPBOOT_OK);
+    assert_memory_equal(page, installed, PAGE);
+    /* The parameters, armed again: nothing else. */
+    assert_true(write_watch_written(params, blob_end - params));
+    for (size_t at = 0; at < PAGE; at += 4)
+        if ((at < params || at >= blob_end) && write_watch_written(at, 4))
+            fail_msg("install rewrote offset 0x%zx, which held its value already", at);
+
+    write_watch_begin(page);
+    smpboot_trampoline_remove(&f.sb);
+    write_watch_end();
+    for (size_t at = 0; at < PAGE; at += 4)
+        if ((at < params || at >= blob_end) && write_watch_written(at, 4))
+            fail_msg("remove wrote offset 0x%zx, outside the parameters", at);
+    assert_removed(page, installed);
+    assert_nothing_held(&f);
+}
+#endif
+
+/*
+ * Whatever the kernel left in the page between two bring-ups, install
+ * writes the blob's image again; past the blob it leaves the kernel's bytes.
+ */
+static void test_reinstall_repairs_a_reused_page(void **state)
+{
+    (void)state;
+    struct fixture f;
+    fixture_init(&f, true, SMPBOOT_APIC_XAPIC);
+    f.sb.config.trampoline_page = FAKE_LOW_FIRST_FREE + 4 * PAGE;
+    assert_int_equal(smpboot_trampoline_install(&f.sb), SMPBOOT_OK);
+    uint8_t *page = f.sb.tramp_virt;
+    uint8_t installed[PAGE];
+    memcpy(installed, page, PAGE);
+    smpboot_trampoline_remove(&f.sb);
+
+    page[0x10] ^= 0xFF;                              /* code */
+    page[SMPBOOT_TRAMP_ASM_OFF_PARAMS + 3] = 0x5A;   /* parameters */
+    page[PAGE - 1] = 0;                              /* past the blob: the kernel's */
+    installed[PAGE - 1] = 0;
+    assert_int_equal(smpboot_trampoline_install(&f.sb), SMPBOOT_OK);
+    assert_memory_equal(page, installed, PAGE);
+    smpboot_trampoline_remove(&f.sb);
+    assert_removed(page, installed);
     assert_nothing_held(&f);
 }
 
@@ -456,8 +551,10 @@ static void check_boot_tables(uint64_t cr4, unsigned levels)
         table = entries[(page >> (12 + 9 * (level - 1))) & 511] & CR3_ADDRESS;
     }
 
+    uint8_t installed[PAGE];
+    memcpy(installed, f.sb.tramp_virt, PAGE);
     smpboot_trampoline_remove(&f.sb);
-    assert_halt_loop(fake_phys(&f.fake, page));
+    assert_removed(fake_phys(&f.fake, page), installed);
     assert_nothing_held(&f);
 }
 
@@ -685,6 +782,10 @@ int main(void)
         cmocka_unit_test(test_x2apic_flag),
         cmocka_unit_test(test_without_map_callbacks),
         cmocka_unit_test(test_entered_counter_and_vector),
+#ifndef TEST_NO_WRITE_WATCH
+        cmocka_unit_test(test_reinstall_writes_only_what_changed),
+#endif
+        cmocka_unit_test(test_reinstall_repairs_a_reused_page),
         cmocka_unit_test(test_bad_page_is_refused),
         cmocka_unit_test(test_highest_usable_page_is_accepted),
         cmocka_unit_test(test_page_allocation_failure),

@@ -19,7 +19,8 @@
  * An arriving AP must run on the session's NMI-only IDT (IDTR = sb.nmi_idt,
  * which the BSP built as smpboot_start() does). Without "nmi-32bit", no AP
  * may write its slot's NMI stack.
- * Every AP must count itself in the page's `entered` counter. The BSP runs
+ * Every AP must count itself in the arrival counter after the slot table
+ * (one more slot than the table holds, so it lies inside `slots`). The BSP runs
  * with CR0.TS and with CR4 bits outside the allowlist (TSD, PCE), which the
  * APs must not get.
  *
@@ -33,7 +34,10 @@
  * code after the claim; an NMI frame left on a slot's NMI stack must be one
  * from that code. Racy by nature, so not a registered test: an NMI that
  * arrives late can land in the few instructions after paging is switched
- * on that no IDT covers, docs/reliability.md), "cpus=N".
+ * on that no IDT covers, docs/reliability.md), "disarmed" (first start
+ * every AP into the page with its armed flag clear, as smpboot_finish()
+ * leaves it: each must park in real mode, writing nothing; then arm it and
+ * go on as usual), "cpus=N".
  * Result: "PASS" or "FAIL ..." on COM1, and isa-debug-exit (0x10 on pass);
  * "SKIP ..." and 0x12 when the CPU lacks a feature a word asks for.
  */
@@ -527,6 +531,40 @@ static void nmi_into_32bit_code(uint32_t slot_count, bool sent[], uint64_t bound
     }
 }
 
+/*
+ * "disarmed": the page as smpboot_finish() leaves it (armed flag clear,
+ * parameters otherwise valid) must park every AP a SIPI starts there, in
+ * real mode, before it writes anything: no count, no slot touched. Then the
+ * flag is set again, and the usual INIT-SIPI-SIPI that follows must bring
+ * every AP on, out of the halt it parked in.
+ */
+static void start_into_disarmed_page(uint8_t vector, uint32_t slot_count, unsigned cpus)
+{
+    uint32_t *armed = (uint32_t *)((uint8_t *)sb.tramp_virt + SMPBOOT_TRAMP_ASM_OFF_PARAMS +
+                                   SMPBOOT_TRAMP_ASM_PARAM_ARMED);
+    check(*armed == SMPBOOT_TRAMP_ASM_ARMED_MAGIC, "installed page armed", 0, *armed,
+          SMPBOOT_TRAMP_ASM_ARMED_MAGIC);
+    __atomic_store_n(armed, 0u, __ATOMIC_RELEASE);
+    for (uint32_t id = 1; id < cpus; id++)
+        send_ipi(id, ICR_INIT);
+    spin_cycles(10000000);
+    for (int round = 0; round < 2; round++) {
+        for (uint32_t id = 1; id < cpus; id++)
+            send_ipi(id, ICR_STARTUP | vector);
+        spin_cycles(1000000);
+    }
+    spin_cycles(300000000);  /* time to run on, were the flag ignored */
+    uint32_t entries = smpboot_trampoline_entries(smpboot_handle_of(&sb));
+    check(entries == 0, "disarmed page: APs that reached 32-bit code", 0, entries, 0);
+    for (uint32_t i = 1; i < slot_count; i++) {
+        check(slots[i].progress == 0, "disarmed page: slot progress", i, slots[i].progress, 0);
+        check(slots[i].tsc_claimed == 0, "disarmed page: claim stamp", i, slots[i].tsc_claimed, 0);
+        check(reports[i].done == 0, "disarmed page: AP ran on", i, reports[i].done, 0);
+    }
+    put("disarmed page: no AP left real mode\n");
+    __atomic_store_n(armed, SMPBOOT_TRAMP_ASM_ARMED_MAGIC, __ATOMIC_RELEASE);
+}
+
 void harness_main(uint32_t multiboot_info);
 void harness_main(uint32_t multiboot_info)
 {
@@ -549,6 +587,7 @@ void harness_main(uint32_t multiboot_info)
         outb(DEBUG_EXIT_PORT, EXIT_SKIP);
         finish();
     }
+    bool disarmed = word(cmdline, "disarmed");
     bool nmi_32bit = word(cmdline, "nmi-32bit");
     bool nmi = nmi_32bit || word(cmdline, "nmi");
     if (x2apic)
@@ -605,8 +644,11 @@ void harness_main(uint32_t multiboot_info)
     put_hex(bsp.cr4);
     put("\n");
 
-    /* INIT, then two SIPIs, to every AP (the ones without a kicked slot too). */
     uint8_t vector = smpboot_trampoline_sipi_vector(&sb);
+    if (disarmed)
+        start_into_disarmed_page(vector, slot_count, cpus);
+
+    /* INIT, then two SIPIs, to every AP (the ones without a kicked slot too). */
     for (uint32_t id = 1; id < cpus; id++)
         send_ipi(id, ICR_INIT);
     spin_cycles(10000000);
@@ -653,7 +695,7 @@ void harness_main(uint32_t multiboot_info)
         }
     }
 
-    check(smpboot_trampoline_entries(smpboot_handle_of(&sb)) == cpus - 1, "APs counted in real mode", 0,
+    check(smpboot_trampoline_entries(smpboot_handle_of(&sb)) == cpus - 1, "APs counted on entering 32-bit code", 0,
           smpboot_trampoline_entries(smpboot_handle_of(&sb)), cpus - 1);
     const struct smpboot_tramp_params *params =
         (const void *)((const uint8_t *)sb.tramp_virt + SMPBOOT_TRAMP_ASM_OFF_PARAMS);
