@@ -210,13 +210,24 @@ protected_mode_entry:
 
 .claim_slot:
     ; KICKED -> CLAIMED, atomically, and on at once: nothing waits for the
-    ; BSP after this. Any other state means the BSP has given up on us or
-    ; holds the slot for a re-INIT (HELD): then we must vanish without
-    ; touching anything, the slot, its progress and our stack included.
-    mov eax, SLOT_STATE_KICKED
+    ; BSP after this. HELD means the BSP is re-INITing us: wait, touching
+    ; nothing, until its INIT resets us or it arms the slot again. QEMU and
+    ; KVM run a SIPI of the first attempt that is still pending right after
+    ; that INIT, so we may arrive here after the INIT: parked, we would
+    ; ignore the SIPI that follows the re-arming and time out. Any other
+    ; state means the BSP has given up on us (or we won already, in an
+    ; earlier life): vanish without touching anything, the slot, its
+    ; progress and our stack included.
     mov edx, SLOT_STATE_CLAIMED
+.try_claim:
+    mov eax, SLOT_STATE_KICKED
     lock cmpxchg [esi + SLOT_OFF_STATE], edx
+    je .claimed
+    cmp eax, SLOT_STATE_HELD        ; cmpxchg left the state it found in eax
     jne park
+    pause
+    jmp .try_claim
+.claimed:
     ; The slot is ours, its NMI scratch bytes too: the stack first, then
     ; the IDT that pushes on it. One frame (EFLAGS, CS, EIP: 12 bytes) is
     ; all there is: after an NMI, NMIs stay blocked until the 64-bit IRETQ.

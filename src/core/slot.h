@@ -9,7 +9,8 @@
  *
  *   BSP  IDLE -> KICKED        release store, before the first INIT
  *   AP   KICKED -> CLAIMED     trampoline, lock cmpxchg, before touching its
- *                              stack; on failure it parks, touching nothing
+ *                              stack; while HELD it waits, reading only; on
+ *                              any other state it parks, touching nothing
  *   AP   CLAIMED -> ONLINE     smpboot_ap_main, just before the kernel's entry;
  *                              on failure it parks
  *   BSP  KICKED -> HELD        before a retry's re-INIT: held through the

@@ -162,6 +162,7 @@ _Static_assert(SMPBOOT_TRAMP_ASM_SLOT_OFF_TSC_LONG_MODE == SMPBOOT_SLOT_OFF_TSC_
 _Static_assert(SMPBOOT_TRAMP_ASM_SLOT_OFF_NMI_STACK == SMPBOOT_SLOT_OFF_NMI_STACK,
                "slot nmi_stack");
 _Static_assert(SMPBOOT_TRAMP_ASM_SLOT_STATE_KICKED == SMPBOOT_SLOT_KICKED, "slot KICKED");
+_Static_assert(SMPBOOT_TRAMP_ASM_SLOT_STATE_HELD == SMPBOOT_SLOT_HELD, "slot HELD");
 _Static_assert(SMPBOOT_TRAMP_ASM_SLOT_STATE_CLAIMED == SMPBOOT_SLOT_CLAIMED, "slot CLAIMED");
 
 /* ... and about the progress steps (include/smpboot/cpu.h). */

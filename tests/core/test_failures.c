@@ -233,6 +233,30 @@ static void test_reinit_holds_slot_until_init_lands(void **state)
     fx_join_and_check();
 }
 
+/*
+ * QEMU and KVM apply a SIPI still pending from the first attempt right after
+ * the retry's INIT, so the AP reaches its slot while the BSP holds it. It
+ * must wait for the slot to be armed again, not park: a parked CPU ignores
+ * the retry's SIPIs and would time out (seen under TCG with 64 vCPUs on 2
+ * host cores).
+ */
+static void test_stale_sipi_after_reinit_comes_online(void **state)
+{
+    (void)state;
+    setup_fast_profile(20 * MS);
+    mock_add_ap(1, MOCK_AP_STALE_SIPI_AFTER_REINIT);
+    mock_add_ap(2, MOCK_AP_PROMPT);
+    fx_init_and_add();
+    assert_int_equal(smpboot_start(&fx.sb), SMPBOOT_OK);
+    fx_join_and_check();
+    struct smpboot_cpu *stale = smpboot_cpu_find(&fx.sb, 1);
+    assert_int_equal(stale->result, SMPBOOT_CPU_ONLINE);
+    assert_int_equal(stale->retries, 1);
+    assert_int_equal(smpboot_cpu_find(&fx.sb, 2)->result, SMPBOOT_CPU_ONLINE);
+    assert_int_equal(smpboot_finish(&fx.sb), SMPBOOT_OK);
+    fx_join_and_check();
+}
+
 /* A clock that reads near UINT64_MAX: every deadline saturates, nothing is skipped. */
 static void test_deadlines_saturate_near_clock_wrap(void **state)
 {
@@ -534,6 +558,7 @@ int main(void)
         cmocka_unit_test(test_fast_profile_falls_back_to_sdm),
         cmocka_unit_test(test_no_retry_past_the_total_bound),
         cmocka_unit_test(test_reinit_holds_slot_until_init_lands),
+        cmocka_unit_test(test_stale_sipi_after_reinit_comes_online),
         cmocka_unit_test(test_deadlines_saturate_near_clock_wrap),
         cmocka_unit_test(test_stopped_clock_is_an_error_not_a_hang),
         cmocka_unit_test(test_stalled_ap_reports_progress),

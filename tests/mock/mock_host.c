@@ -428,14 +428,27 @@ static struct smpboot_slot *slot_for(uint32_t apic_id)
     return NULL;
 }
 
-/* What the trampoline does in 32-bit mode: win the slot or touch nothing. */
+/*
+ * What the trampoline does in 32-bit mode: win the slot or touch nothing,
+ * waiting while the BSP holds it for a re-INIT (asm/trampoline.asm).
+ */
 static bool claim(struct mock_ap *ap, struct smpboot_slot *slot)
 {
     uint32_t expected = SMPBOOT_SLOT_KICKED;
-    if (!__atomic_compare_exchange_n(&slot->state, &expected, SMPBOOT_SLOT_CLAIMED, false,
-                                     __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
-        __atomic_store_n(&ap->lost_slot, true, __ATOMIC_RELEASE);
-        return false;
+    while (!__atomic_compare_exchange_n(&slot->state, &expected, SMPBOOT_SLOT_CLAIMED, false,
+                                        __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
+        if (expected != SMPBOOT_SLOT_HELD) {
+            __atomic_store_n(&ap->lost_slot, true, __ATOMIC_RELEASE);
+            return false;
+        }
+        if (current_ap == NULL) {
+            /* On the BSP's thread (a SIPI's delivery): the BSP sends SIPIs to KICKED slots only. */
+            protocol_error("a SIPI reached an AP whose slot is HELD");
+            return false;
+        }
+        cut_off_if_reset();
+        sched_yield();
+        expected = SMPBOOT_SLOT_KICKED;
     }
     __atomic_store_n(&ap->won_slot, true, __ATOMIC_RELEASE);
     __atomic_store_n(&m.some_ap_won, true, __ATOMIC_RELEASE);
@@ -531,6 +544,17 @@ static void *reinit_racer_thread(void *arg)
     return NULL;
 }
 
+/* MOCK_AP_STALE_SIPI_AFTER_REINIT: the trampoline run by the SIPI that outlived the re-INIT. */
+static void *stale_sipi_thread(void *arg)
+{
+    struct ap_thread_args args = *(struct ap_thread_args *)arg;
+    free(arg);
+    become_ap(&args);
+    if (claim(args.ap, args.slot))
+        smpboot_ap_main(args.slot);
+    return NULL;
+}
+
 static void spawn(void *(*fn)(void *), struct mock_ap *ap, struct smpboot_slot *slot)
 {
     struct ap_thread_args *args = malloc(sizeof *args);
@@ -550,6 +574,15 @@ static void deliver_init(struct mock_ap *ap)
         __atomic_store_n(&ap->reset_while_late, true, __ATOMIC_RELEASE);
     /* Back to wait-for-SIPI, wherever it was (its thread has parked: it ended). */
     ap->running = false;
+    if (ap->behavior == MOCK_AP_STALE_SIPI_AFTER_REINIT && ap->inits == 2) {
+        struct smpboot_slot *slot = slot_for(ap->apic_id);
+        if (!slot) {
+            protocol_error("an AP found no slot");
+            return;
+        }
+        ap->running = true;
+        spawn(stale_sipi_thread, ap, slot);
+    }
 }
 
 static void deliver_sipi(struct mock_ap *ap, uint8_t vector)
@@ -572,6 +605,7 @@ static void deliver_sipi(struct mock_ap *ap, uint8_t vector)
     case MOCK_AP_SILENT: answers = false; break;
     case MOCK_AP_SLOW: answers = true; break;
     case MOCK_AP_CLAIMS_DURING_REINIT: answers = true; break;
+    case MOCK_AP_STALE_SIPI_AFTER_REINIT: answers = false; break;
     }
     if (!answers)
         return;

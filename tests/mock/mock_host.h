@@ -37,6 +37,14 @@ enum mock_ap_behavior {
      * later SIPI it answers at once.
      */
     MOCK_AP_CLAIMS_DURING_REINIT,
+    /*
+     * Answers no SIPI of the first attempt, but the first attempt's SIPI is
+     * still pending when the retry's INIT lands, and runs right after it (QEMU
+     * and KVM apply a pending SIPI after a pending INIT, whatever the order
+     * they were sent in): the AP reaches its slot while the BSP holds it.
+     * From then on it is running, so it ignores the retry's SIPIs.
+     */
+    MOCK_AP_STALE_SIPI_AFTER_REINIT,
 };
 
 struct mock_icr {

@@ -98,7 +98,7 @@ RUNS = [
     Run("probe-late-loss", "smpboot.pml", ["PROBE_LATE_LOSS"], "fail",
         "a late AP loses its claim to TIMED_OUT", expect_text="!=6"),
     Run("probe-held-loss", "smpboot.pml", ["PROBE_HELD_LOSS", "CONFIG_FAST"], "fail",
-        "an AP loses its claim to HELD during a retry", expect_text="!=2"),
+        "an AP finds its slot HELD during a retry (and waits)", expect_text="!=2"),
     Run("probe-retry-online", "smpboot.pml", ["PROBE_RETRY_ONLINE", "CONFIG_FAST"],
         "fail",
         "an AP reset by the retry's INIT still goes online", expect_text="reset_running"),

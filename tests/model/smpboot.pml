@@ -310,11 +310,12 @@ inline record_online(k)
 
 proctype AP(byte i)
 {
-    bool lost;
+    bool lost, held;
 
 restart:
     {
         lost = false;
+        held = false;
         /*
          * Wait for SIPI. Then, in one step: real mode, 32-bit mode, the scan
          * of the slot table for our APIC ID, and the claim. A late SIPI is
@@ -334,12 +335,14 @@ end_wait:
             :: state[i] == KICKED ->        /* lock cmpxchg: KICKED -> CLAIMED */
                 state[i] = CLAIMED;
                 claimed[i] = true
+            :: state[i] == HELD ->
+#ifdef PROBE_HELD_LOSS
+                assert(state[i] != HELD);
+#endif
+                held = true                 /* the BSP is re-INITing it: wait */
             :: else ->
 #ifdef PROBE_LATE_LOSS
                 assert(state[i] != TIMED_OUT);
-#endif
-#ifdef PROBE_HELD_LOSS
-                assert(state[i] != HELD);
 #endif
                 lost = true
             fi
@@ -347,6 +350,28 @@ end_wait:
             lost = (state[i] != KICKED)
 #endif
         };
+#ifndef MUT_AP_NO_CAS
+        /*
+         * HELD: spin, touching nothing, until the INIT resets it (the unless
+         * below) or the BSP arms the slot again or gives up on it; then the
+         * claim as above.
+         */
+        do
+        :: held ->
+            atomic {
+                state[i] != HELD ->
+                held = false;
+                assert(!slots_freed);
+                if
+                :: state[i] == KICKED ->
+                    state[i] = CLAIMED;
+                    claimed[i] = true
+                :: else -> lost = true
+                fi
+            }
+        :: else -> break
+        od;
+#endif
 #ifdef MUT_AP_NO_CAS
         if
         :: !lost ->

@@ -12,9 +12,9 @@
  *               (outside the page) with CS = 0x08, DS = ES = SS = FS = GS =
  *               0x10, FS/GS base 0, the fixed CR0, the allowlisted CR4 and
  *               the BSP's CR3, EFER and PAT;
- *   ID N-3      HELD, and ID N-2 in state 7 (the retired SIPIS_DONE, which
- *               the v1 blob also claimed): both must lose the CAS and
- *               touch nothing;
+ *   ID N-3      HELD (it waits for the slot, which stays HELD), and ID N-2
+ *               in state 7 (the retired SIPIS_DONE, which the v1 blob also
+ *               claimed, so it parks): both must touch nothing;
  *   ID N-1      has no slot: must find none and park.
  * An arriving AP must run on the session's NMI-only IDT (IDTR = sb.nmi_idt,
  * which the BSP built as smpboot_start() does). Without "nmi-32bit", no AP
