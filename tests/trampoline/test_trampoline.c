@@ -319,6 +319,21 @@ static void test_entered_counter_and_vector(void **state)
     assert_nothing_held(&f);
 }
 
+/*
+ * A first install and remove on a kernel-reserved page, as one bring-up
+ * leaves it for the next: returns the page, `installed` gets its image.
+ */
+static uint8_t *first_bring_up_on_reserved_page(struct fixture *f, uint8_t installed[PAGE])
+{
+    fixture_init(f, true, SMPBOOT_APIC_XAPIC);
+    f->sb.config.trampoline_page = FAKE_LOW_FIRST_FREE + 4 * PAGE;
+    assert_int_equal(smpboot_trampoline_install(&f->sb), SMPBOOT_OK);
+    uint8_t *page = f->sb.tramp_virt;
+    memcpy(installed, page, PAGE);
+    smpboot_trampoline_remove(&f->sb);
+    return page;
+}
+
 #ifndef TEST_NO_WRITE_WATCH
 /*
  * A second bring-up on the same page (the usual case: a kernel-reserved
@@ -332,13 +347,8 @@ static void test_reinstall_writes_only_what_changed(void **state)
     const size_t params = SMPBOOT_TRAMP_ASM_OFF_PARAMS;
     const size_t blob_end = SMPBOOT_TRAMP_ASM_BLOB_SIZE;
     struct fixture f;
-    fixture_init(&f, true, SMPBOOT_APIC_XAPIC);
-    f.sb.config.trampoline_page = FAKE_LOW_FIRST_FREE + 4 * PAGE;
-    assert_int_equal(smpboot_trampoline_install(&f.sb), SMPBOOT_OK);
-    uint8_t *page = f.sb.tramp_virt;
     uint8_t installed[PAGE];
-    memcpy(installed, page, PAGE);
-    smpboot_trampoline_remove(&f.sb);
+    uint8_t *page = first_bring_up_on_reserved_page(&f, installed);
 
     write_watch_begin(page);
     enum smpboot_status status = smpboot_trampoline_install(&f.sb);
@@ -370,13 +380,8 @@ static void test_reinstall_repairs_a_reused_page(void **state)
 {
     (void)state;
     struct fixture f;
-    fixture_init(&f, true, SMPBOOT_APIC_XAPIC);
-    f.sb.config.trampoline_page = FAKE_LOW_FIRST_FREE + 4 * PAGE;
-    assert_int_equal(smpboot_trampoline_install(&f.sb), SMPBOOT_OK);
-    uint8_t *page = f.sb.tramp_virt;
     uint8_t installed[PAGE];
-    memcpy(installed, page, PAGE);
-    smpboot_trampoline_remove(&f.sb);
+    uint8_t *page = first_bring_up_on_reserved_page(&f, installed);
 
     page[0x10] ^= 0xFF;                              /* code */
     page[SMPBOOT_TRAMP_ASM_OFF_PARAMS + 3] = 0x5A;   /* parameters */
