@@ -76,6 +76,7 @@ OFFSET_NAME_BYTES equ 40
     offset_record "PARAM_PAGE_IDTR_BASE", tramp_params.page_idtr_base
     offset_record "PARAM_SESSION_IDTR_LIMIT", tramp_params.session_idtr_limit
     offset_record "PARAM_SESSION_IDTR_BASE", tramp_params.session_idtr_base
+    offset_record "PARAM_LATE_ENTRIES", tramp_params.late_entries
 
     ; What the blob assumes about the slot table and the progress steps.
     offset_record "SLOT_SIZE", SLOT_SIZE

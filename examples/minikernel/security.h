@@ -1,6 +1,6 @@
 /*
  * check_security=1: after smpboot_finish(), check what libsmpboot left
- * behind: the trampoline page holds only its halt loop, the kernel's page
+ * behind: the trampoline page holds no CR3 and no kernel address, the kernel's page
  * tables map nothing in the lower half and nothing both writable and
  * executable, the stack guard pages are unmapped, and every AP entered the
  * kernel with the machine state of libsmpboot's entry contract

@@ -161,7 +161,8 @@ struct smpboot_config {
      * 0x1000..SMPBOOT_TRAMPOLINE_PAGE_MAX, RAM that nothing else uses while
      * a bring-up runs (the library writes it, then leaves it disarmed: a
      * CPU started there parks; a page that kept the previous bring-up's
-     * content gets only the words that changed, docs/trampoline.md), readable and writable through phys_to_virt. The library never
+     * content gets only the words that changed, docs/trampoline.md),
+     * readable and writable through phys_to_virt. The library never
      * allocates or frees it. Anything else: SMPBOOT_ERR_BAD_TRAMPOLINE_PAGE.
      */
     uint64_t trampoline_page;

@@ -163,7 +163,9 @@ void smpboot_ap_ready(struct smpboot_cpu *cpu);
 /*
  * After smpboot_start(): when config.ready_timeout_ns is nonzero, first wait
  * (bounded) as smpboot_wait_ready() does. Then send INIT to every AP that
- * did not come online (so none can run late), wait for those INITs to land,
+ * did not come online (so none can run late on real hardware; under QEMU
+ * and KVM a SIPI still pending can restart one, which then parks:
+ * docs/protocol.md, "A SIPI that outlives an INIT"), wait for those INITs to land,
  * disarm the trampoline page and clear its parameters, so that a CPU a
  * stray SIPI starts there parks having written nothing (docs/trampoline.md,
  * "After finish"), remove the identity mapping and

@@ -15,7 +15,8 @@
  *                              on failure it parks
  *   BSP  KICKED -> HELD        before a retry's re-INIT: held through the
  *                              whole INIT delay, so an AP waking meanwhile
- *                              loses and is reset, never run twice
+ *                              waits (reading only) until the INIT resets
+ *                              it or the slot is KICKED again: never run twice
  *   BSP  HELD -> KICKED        just before that attempt's first SIPI
  *   BSP  HELD -> TIMED_OUT     the re-INIT could not be sent
  *   BSP  KICKED -> TIMED_OUT   never answered

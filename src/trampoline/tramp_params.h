@@ -60,6 +60,8 @@ struct smpboot_tramp_params {
     uint16_t reserved6[3];     /* aligns session_idtr_base */
     uint16_t session_idtr_limit; /* 64-bit LIDT image of the session's */
     uint64_t session_idtr_base;  /* NMI-only IDT: virtual */
+    uint32_t late_entries;     /* entered_phys after remove(): see trampoline.c */
+    uint32_t reserved7;
 };
 
 #define SMPBOOT_TRAMP_PARAM_CHECK(field, asm_name)                                   \
@@ -93,6 +95,7 @@ SMPBOOT_TRAMP_PARAM_CHECK(page_idtr_limit, PAGE_IDTR_LIMIT);
 SMPBOOT_TRAMP_PARAM_CHECK(page_idtr_base, PAGE_IDTR_BASE);
 SMPBOOT_TRAMP_PARAM_CHECK(session_idtr_limit, SESSION_IDTR_LIMIT);
 SMPBOOT_TRAMP_PARAM_CHECK(session_idtr_base, SESSION_IDTR_BASE);
+SMPBOOT_TRAMP_PARAM_CHECK(late_entries, LATE_ENTRIES);
 _Static_assert(sizeof(struct smpboot_tramp_params) == SMPBOOT_TRAMP_ASM_PARAMS_SIZE,
                "trampoline parameter block size differs from the NASM layout");
 
@@ -123,13 +126,16 @@ _Static_assert(SMPBOOT_TRAMP_ASM_OFF_PARAMS + sizeof(struct smpboot_tramp_params
                    SMPBOOT_TRAMP_ASM_BLOB_SIZE,
                "parameter block lies outside the blob");
 _Static_assert(SMPBOOT_TRAMP_ASM_OFF_PARAMS % 8 == 0, "parameter block misaligned");
-/* The installer sees the page as code words, then parameter words, then HLT words. */
+/* The installer sees the blob as code words, then parameter words. */
 _Static_assert(SMPBOOT_TRAMP_ASM_OFF_PARAMS + sizeof(struct smpboot_tramp_params) ==
                        SMPBOOT_TRAMP_ASM_BLOB_SIZE &&
                    SMPBOOT_TRAMP_ASM_BLOB_SIZE % 8 == 0,
                "the blob is not its code, then its parameter block, in whole 8-byte words");
 _Static_assert(SMPBOOT_TRAMP_ASM_OFF_REAL_MODE_SEGMENT_PATCH + 2 <= SMPBOOT_TRAMP_ASM_OFF_PARAMS,
                "real-mode segment patch lies outside the code");
+/* write_page() lists its code patches in this order, which write_code() relies on. */
+_Static_assert(SMPBOOT_TRAMP_ASM_OFF_REAL_MODE_SEGMENT_PATCH + 2 <= SMPBOOT_TRAMP_ASM_OFF_IDT32_NMI_GATE,
+               "code patches out of order");
 _Static_assert(SMPBOOT_TRAMP_ASM_OFF_PROTECTED_MODE_ENTRY < SMPBOOT_TRAMP_ASM_OFF_PARAMS &&
                    SMPBOOT_TRAMP_ASM_OFF_LONG_MODE_ENTRY < SMPBOOT_TRAMP_ASM_OFF_PARAMS &&
                    SMPBOOT_TRAMP_ASM_OFF_LONG_MODE_ENTRY_ON_KERNEL_TABLES <

@@ -81,28 +81,27 @@ static const uint64_t permanent_gdt[SMPBOOT_TRAMP_ASM_GDT_SIZE / 8] = {
 #define BLOB_WORDS (SMPBOOT_TRAMP_ASM_BLOB_SIZE / 8)
 
 /*
- * Every write into the page goes through here and stores only what
- * differs, in 4-byte halves. An emulator that translates guest code (QEMU's
- * TCG) drops its translation of any code a store overlaps, so a page
- * rewritten in full would be translated anew by the first AP of every
- * bring-up; with this, a restart on the same page rewrites only the
- * parameters that changed, and never the code. Halves, because a store
- * counts as a write to every byte it spans. Words, not bytes, keep the cost down where instructions are counted
- * (Bochs): a byte loop costs a few instructions a byte.
+ * Every write into the page's code and parameters (but the armed flag,
+ * which its callers order on their own) goes through here and stores only
+ * what differs, in 4-byte halves. An emulator that translates
+ * guest code (QEMU's TCG) drops its translation of any code a store
+ * overlaps, so a page rewritten in full would be translated anew by the
+ * first AP of every bring-up; with this, a restart on the same page
+ * rewrites only the parameters that changed, never the code. Halves,
+ * because a store counts as a write to every byte it spans. Words, not
+ * bytes, where instructions are counted (Bochs): a byte loop costs a few
+ * instructions a byte. The page is reached as bytes (memcpy), so no
+ * aliasing rule is at stake.
  */
-static void store_if_changed(uint64_t *word, uint64_t value)
+static void store_if_changed(uint8_t *at, uint64_t value)
 {
-    if (*word == value) {
-        return;
-    }
-    uint32_t *halves = (uint32_t *)(void *)word;
-    uint32_t low = (uint32_t)value;
-    uint32_t high = (uint32_t)(value >> 32);
-    if (halves[0] != low) {
-        halves[0] = low;
-    }
-    if (halves[1] != high) {
-        halves[1] = high;
+    for (size_t half = 0; half < 2; half++) {
+        uint32_t want = (uint32_t)(value >> (32 * half));
+        uint32_t have;
+        __builtin_memcpy(&have, at + 4 * half, sizeof have);
+        if (have != want) {
+            __builtin_memcpy(at + 4 * half, &want, sizeof want);
+        }
     }
 }
 
@@ -124,7 +123,7 @@ struct code_patch {
  * depend on where the page is (the real-mode segment, the 32-bit NMI
  * gate's target) patched in. `patches` is sorted by offset.
  */
-static void write_code(uint64_t *words, const struct code_patch *patches, size_t patch_count)
+static void write_code(uint8_t *page, const struct code_patch *patches, size_t patch_count)
 {
     size_t next = 0;
     for (size_t i = 0; i < CODE_WORDS; i++) {
@@ -133,18 +132,31 @@ static void write_code(uint64_t *words, const struct code_patch *patches, size_t
             unsigned shift = (unsigned)(patches[next].offset % 8) * 8u;
             word = (word & ~(0xFFull << shift)) | ((uint64_t)patches[next].value << shift);
         }
-        store_if_changed(&words[i], word);
+        store_if_changed(page + i * 8, word);
     }
 }
 
-static void write_params(uint64_t *words, const struct smpboot_tramp_params *params)
+/* The parameter block, except `armed`, which each caller orders itself. */
+static void write_params(uint8_t *page, const struct smpboot_tramp_params *params)
 {
     const uint8_t *bytes = (const uint8_t *)params;
     for (size_t i = CODE_WORDS; i < BLOB_WORDS; i++) {
         uint64_t word;
         __builtin_memcpy(&word, bytes + (i - CODE_WORDS) * 8, sizeof word);
-        store_if_changed(&words[i], word);
+        store_if_changed(page + i * 8, word);
     }
+}
+
+static uint32_t *armed_flag(uint8_t *page)
+{
+    uint8_t *params = page + SMPBOOT_TRAMP_ASM_OFF_PARAMS;
+    return (uint32_t *)(void *)(params + SMPBOOT_TRAMP_ASM_PARAM_ARMED);
+}
+
+/* The page's parameter block as it is now. */
+static void read_params(const uint8_t *page, struct smpboot_tramp_params *params)
+{
+    __builtin_memcpy(params, page + SMPBOOT_TRAMP_ASM_OFF_PARAMS, sizeof *params);
 }
 
 /* The parameter block as the blob has it: the values the installer does not fill. */
@@ -168,7 +180,7 @@ static bool page_is_usable(uint64_t page)
 /* The page's code and parameters, for where it landed and for this session. */
 static void write_page(struct smpboot_session *sb, const struct smpboot_cpu_state *cpu, uint64_t boot_cr3)
 {
-    uint64_t *words = (uint64_t *)(void *)sb->tramp_virt;
+    uint8_t *page = sb->tramp_virt;
     uint32_t base = (uint32_t)sb->tramp_phys;
     uint64_t ap_cr4 = (cpu->cr4 & AP_CR4_FROM_BSP) | CR4_PAE;
 
@@ -189,7 +201,7 @@ static void write_page(struct smpboot_session *sb, const struct smpboot_cpu_stat
         {gate_at + 6, (uint8_t)(nmi_return >> 16)},
         {gate_at + 7, (uint8_t)(nmi_return >> 24)},
     };
-    write_code(words, patches, sizeof patches / sizeof patches[0]);
+    write_code(page, patches, sizeof patches / sizeof patches[0]);
 
     struct smpboot_tramp_params params;
     blob_params(&params);
@@ -219,13 +231,15 @@ static void write_page(struct smpboot_session *sb, const struct smpboot_cpu_stat
     params.slots_phys = sb->slots_phys;
     params.slots_virt = (uint64_t)(uintptr_t)sb->slots;
     params.slot_count = sb->cpu_count;
-    params.armed = SMPBOOT_TRAMP_ASM_ARMED_MAGIC;
     params.ap_main = (uint64_t)(uintptr_t)&smpboot_ap_main;
     params.page_idtr_base = base + SMPBOOT_TRAMP_ASM_OFF_IDT32;
     /* Its address is what counts here: smpboot_start() fills it before the first kick. */
     params.session_idtr_limit = (uint16_t)(sizeof(sb->nmi_idt) - 1);
     params.session_idtr_base = (uint64_t)(uintptr_t)sb->nmi_idt;
-    write_params(words, &params);
+    /* Armed last, once everything else it guards is in place (release). */
+    params.armed = __atomic_load_n(armed_flag(page), __ATOMIC_RELAXED);
+    write_params(page, &params);
+    __atomic_store_n(armed_flag(page), SMPBOOT_TRAMP_ASM_ARMED_MAGIC, __ATOMIC_RELEASE);
     /*
      * The rest of the page is not touched: every SIPI starts at offset 0,
      * and on some hypervisors each access to this page is a trap (the
@@ -309,6 +323,45 @@ fail:
     return status;
 }
 
+/*
+ * Disarmed first, so that a CPU that a stray SIPI starts here parks in real
+ * mode (asm/trampoline.asm). One that got past that check just before finds
+ * no slot to scan and counts itself in the page's own late_entries word,
+ * not in the slot table, which is about to be freed; the page-relative far
+ * pointers and table images stay valid on its way. Then every other field
+ * of the session goes (its CR3s, kernel and slot table addresses), so
+ * nothing of it stays in the page. The code stays as the next install
+ * would write it (store_if_changed).
+ */
+static void disarm_page(uint8_t *page, uint32_t page_phys)
+{
+    /* x86 keeps stores in order (TSO): the fences only hold the compiler to it. */
+    __atomic_store_n(armed_flag(page), 0u, __ATOMIC_RELAXED);
+    __atomic_signal_fence(__ATOMIC_SEQ_CST);
+    struct smpboot_tramp_params params;
+    read_params(page, &params);
+    params.armed = 0;
+    params.slot_count = 0;
+    params.entered_phys =
+        page_phys + SMPBOOT_TRAMP_ASM_OFF_PARAMS + SMPBOOT_TRAMP_ASM_PARAM_LATE_ENTRIES;
+    write_params(page, &params);
+    __atomic_signal_fence(__ATOMIC_SEQ_CST);
+    params.x2apic = 0;
+    params.perm_gdtr_base = 0;
+    params.boot_cr3 = 0;
+    params.cr3_before_pcide = 0;
+    params.kernel_cr3 = 0;
+    params.cr0 = 0;
+    params.cr4 = 0;
+    params.efer = 0;
+    params.pat = 0;
+    params.slots_phys = 0;
+    params.slots_virt = 0;
+    params.ap_main = 0;
+    params.session_idtr_base = 0;
+    write_params(page, &params);
+}
+
 void smpboot_trampoline_remove(struct smpboot_session *sb)
 {
     if (sb == NULL) {
@@ -317,21 +370,7 @@ void smpboot_trampoline_remove(struct smpboot_session *sb)
     const struct smpboot_host *host = &sb->host;
 
     if (sb->tramp_virt != NULL) {
-        /*
-         * Disarmed first, so that a CPU a stray SIPI starts here parks in
-         * real mode (asm/trampoline.asm) whatever it finds next; then the
-         * parameters go back to the blob's, so nothing of the session (its
-         * CR3, kernel addresses) stays in the page. The code stays as the
-         * next install would write it (see store_if_changed).
-         */
-        uint64_t *words = (uint64_t *)(void *)sb->tramp_virt;
-        uint32_t *armed = (uint32_t *)(void *)((uint8_t *)sb->tramp_virt +
-                                               SMPBOOT_TRAMP_ASM_OFF_PARAMS +
-                                               SMPBOOT_TRAMP_ASM_PARAM_ARMED);
-        __atomic_store_n(armed, 0u, __ATOMIC_RELEASE);
-        struct smpboot_tramp_params params;
-        blob_params(&params);
-        write_params(words, &params);
+        disarm_page(sb->tramp_virt, (uint32_t)sb->tramp_phys);
     }
     if (sb->tramp_mapped && host->unmap != NULL) {
         smpboot_host_unmap(sb, sb->tramp_phys, 1);

@@ -9,6 +9,7 @@
 #include <smpboot/pagemap.h>
 
 #include "core/tsc_clock.h"
+#include "trampoline/trampoline_asm_offsets.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -261,9 +262,12 @@ static void test_reserved_trampoline_page(void **state)
             assert_false((mock_event_at(i)->kind == MOCK_EV_ALLOC || mock_event_at(i)->kind == MOCK_EV_FREE)
                          && mock_event_at(i)->a == page);
         assert_false(event_at(MOCK_EV_FREE, page));
-        /* Still the kernel's, and left as a halt loop. */
+        /* Still the kernel's, and left disarmed (docs/trampoline.md, "After finish"). */
         assert_true(mock_phys_is_allocated(page, 4096));
-        assert_int_equal(*(const uint8_t *)mock_phys_to_virt(page), 0xFA);
+        uint32_t armed;
+        memcpy(&armed, (const uint8_t *)mock_phys_to_virt(page) + SMPBOOT_TRAMP_ASM_OFF_PARAMS +
+                           SMPBOOT_TRAMP_ASM_PARAM_ARMED, sizeof armed);
+        assert_int_equal(armed, 0);
         /* Only the online APs' stacks (2 pages each) stay out. */
         assert_int_equal(mock_pages_outstanding(), pages_before + 2 * 2);
     }

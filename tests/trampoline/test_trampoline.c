@@ -98,18 +98,36 @@ static void assert_nothing_held(struct fixture *f)
 }
 
 /*
- * What remove() leaves: the code as `installed` had it, the blob's own
- * parameter block (disarmed, nothing of the session), HLT to the end.
+ * What remove() leaves: the code as `installed` had it; the parameters
+ * disarmed (armed and slot_count 0, the count pointed at the page's own
+ * late_entries word), the page-relative pointers kept and everything of the
+ * session gone; past the blob, what the page held before.
  */
 static void assert_removed(const uint8_t *page, const uint8_t *installed)
 {
     assert_memory_equal(page, installed, SMPBOOT_TRAMP_ASM_OFF_PARAMS);
     const struct smpboot_tramp_params *p =
         (const void *)(page + SMPBOOT_TRAMP_ASM_OFF_PARAMS);
+    const struct smpboot_tramp_params *was =
+        (const void *)(installed + SMPBOOT_TRAMP_ASM_OFF_PARAMS);
+    uint32_t base = was->page_gdtr_base - SMPBOOT_TRAMP_ASM_OFF_GDT;
     assert_int_equal(p->armed, 0);
-    assert_memory_equal(page + SMPBOOT_TRAMP_ASM_OFF_PARAMS,
-                        smpboot_trampoline_blob + SMPBOOT_TRAMP_ASM_OFF_PARAMS,
-                        SMPBOOT_TRAMP_ASM_BLOB_SIZE - SMPBOOT_TRAMP_ASM_OFF_PARAMS);
+    assert_int_equal(p->slot_count, 0);
+    assert_int_equal(p->entered_phys,
+                     base + SMPBOOT_TRAMP_ASM_OFF_PARAMS + SMPBOOT_TRAMP_ASM_PARAM_LATE_ENTRIES);
+    /* Kept: they follow from where the page is, not from the session. */
+    assert_int_equal(p->page_gdtr_base, was->page_gdtr_base);
+    assert_int_equal(p->page_gdtr_limit, was->page_gdtr_limit);
+    assert_int_equal(p->jump32_offset, was->jump32_offset);
+    assert_int_equal(p->jump32_selector, was->jump32_selector);
+    assert_int_equal(p->jump64_offset, was->jump64_offset);
+    assert_int_equal(p->page_idtr_base, was->page_idtr_base);
+    /* Gone: anything that tells of the session. */
+    const uint64_t gone[] = {p->x2apic, p->perm_gdtr_base, p->boot_cr3, p->cr3_before_pcide,
+                             p->kernel_cr3, p->cr0, p->cr4, p->efer, p->pat, p->slots_phys,
+                             p->slots_virt, p->ap_main, p->session_idtr_base};
+    for (size_t i = 0; i < sizeof gone / sizeof gone[0]; i++)
+        assert_int_equal(gone[i], 0);
     /* Past the blob: what the page held before, untouched. */
     assert_memory_equal(page + SMPBOOT_TRAMP_ASM_BLOB_SIZE, installed + SMPBOOT_TRAMP_ASM_BLOB_SIZE,
                         PAGE - SMPBOOT_TRAMP_ASM_BLOB_SIZE);
@@ -606,6 +624,11 @@ static void test_bad_calls(void **state)
     assert_int_equal(smpboot_trampoline_install(&f.sb), SMPBOOT_ERR_BAD_STATE);
     fixture_init(&f, true, SMPBOOT_APIC_XAPIC);
     f.sb.slots_phys = (1ull << 32) - SMPBOOT_SLOT_SIZE;  /* the table's end crosses 4 GiB */
+    assert_int_equal(smpboot_trampoline_install(&f.sb), SMPBOOT_ERR_INVALID_ARGUMENT);
+    assert_int_equal(f.fake.alloc_calls, 0);
+    /* The slots end at 4 GiB exactly, the arrival count after them does not fit. */
+    fixture_init(&f, true, SMPBOOT_APIC_XAPIC);
+    f.sb.slots_phys = (1ull << 32) - (uint64_t)SLOT_COUNT * SMPBOOT_SLOT_SIZE;
     assert_int_equal(smpboot_trampoline_install(&f.sb), SMPBOOT_ERR_INVALID_ARGUMENT);
     assert_int_equal(f.fake.alloc_calls, 0);
 

@@ -532,8 +532,9 @@ static void nmi_into_32bit_code(uint32_t slot_count, bool sent[], uint64_t bound
 }
 
 /*
- * "disarmed": the page as smpboot_finish() leaves it (armed flag clear,
- * parameters otherwise valid) must park every AP a SIPI starts there, in
+ * "disarmed": a page whose armed flag is clear, as smpboot_finish() leaves
+ * it (the harness keeps every other parameter valid, so the flag alone must
+ * stop them), must park every AP a SIPI starts there, in
  * real mode, before it writes anything: no count, no slot touched. Then the
  * flag is set again, and the usual INIT-SIPI-SIPI that follows must bring
  * every AP on, out of the halt it parked in.
@@ -695,7 +696,8 @@ void harness_main(uint32_t multiboot_info)
         }
     }
 
-    check(smpboot_trampoline_entries(smpboot_handle_of(&sb)) == cpus - 1, "APs counted on entering 32-bit code", 0,
+    check(smpboot_trampoline_entries(smpboot_handle_of(&sb)) == cpus - 1,
+          "APs counted on entering 32-bit code", 0,
           smpboot_trampoline_entries(smpboot_handle_of(&sb)), cpus - 1);
     const struct smpboot_tramp_params *params =
         (const void *)((const uint8_t *)sb.tramp_virt + SMPBOOT_TRAMP_ASM_OFF_PARAMS);
