@@ -346,20 +346,15 @@ static void disarm_page(uint8_t *page, uint32_t page_phys)
         page_phys + SMPBOOT_TRAMP_ASM_OFF_PARAMS + SMPBOOT_TRAMP_ASM_PARAM_LATE_ENTRIES;
     write_params(page, &params);
     __atomic_signal_fence(__ATOMIC_SEQ_CST);
-    params.x2apic = 0;
-    params.perm_gdtr_base = 0;
-    params.boot_cr3 = 0;
-    params.cr3_before_pcide = 0;
-    params.kernel_cr3 = 0;
-    params.cr0 = 0;
-    params.cr4 = 0;
-    params.efer = 0;
-    params.pat = 0;
-    params.slots_phys = 0;
-    params.slots_virt = 0;
-    params.ap_main = 0;
-    params.session_idtr_base = 0;
-    write_params(page, &params);
+    /* The blob's own block (every field of the session 0), with what the page keeps. */
+    struct smpboot_tramp_params left;
+    blob_params(&left);
+    left.entered_phys = params.entered_phys;
+    left.page_gdtr_base = params.page_gdtr_base;
+    left.jump32_offset = params.jump32_offset;
+    left.jump64_offset = params.jump64_offset;
+    left.page_idtr_base = params.page_idtr_base;
+    write_params(page, &left);
 }
 
 void smpboot_trampoline_remove(struct smpboot_session *sb)
