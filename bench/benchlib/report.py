@@ -179,10 +179,16 @@ def write_markdown(path, env, command, results, figures, borrowed, problems, plo
            f'load average before the run {env.load_before}' +
            (f', 1-minute load after each cell {min(loads):.1f} to {max(loads):.1f}'
             if loads else ''),
-           f'- QEMU: {env.qemu_version}; KVM: {env.kvm}',
            f'- libsmpboot: {env.git_revision}, buildtype {env.build_type}',
-           '- guest: the minikernel, `-machine pc`, `-m 512M`, default CPU model',
            ]
+    accels = {r.cell.accel for r in results}
+    if accels - {'bochs'}:
+        out += [f'- QEMU: {env.qemu_version}; KVM: {env.kvm}',
+                '- guest under QEMU: the minikernel, `-machine pc`, `-m 512M`, default CPU model']
+    if 'bochs' in accels:
+        out += ['- guest under Bochs: the minikernel from a GRUB rescue ISO, '
+                '`tests/bochs/run_bochs.py` defaults (model `corei7_haswell_4770`, '
+                '`ips=5000000`, 128 MiB, `clock: sync=none`)']
     out += [f'- reference: {note}' for note in linux_notes]
     out += ['']
     out += ['## Bring-up time', '',
