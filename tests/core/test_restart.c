@@ -77,10 +77,9 @@ static void test_offline_and_restart_rounds(void **state)
     }
 }
 
-/* Only offline CPUs restart; the others keep running untouched. */
-static void test_restart_only_offline_ones(void **state)
+/* Two APs that answer at once, brought up and finished: the start of the restart tests. */
+static void bring_up_two_prompt_aps(void)
 {
-    (void)state;
     fx_setup(0, false);
     mock_add_ap(1, MOCK_AP_PROMPT);
     mock_add_ap(2, MOCK_AP_PROMPT);
@@ -88,6 +87,13 @@ static void test_restart_only_offline_ones(void **state)
     assert_int_equal(smpboot_start(&fx.sb), SMPBOOT_OK);
     fx_join_and_check();
     assert_int_equal(smpboot_finish(&fx.sb), SMPBOOT_OK);
+}
+
+/* Only offline CPUs restart; the others keep running untouched. */
+static void test_restart_only_offline_ones(void **state)
+{
+    (void)state;
+    bring_up_two_prompt_aps();
     uintptr_t stack_of_2 = smpboot_cpu_find(&fx.sb, 2)->stack_top;
     assert_int_equal(smpboot_offline(&fx.sb, 1), SMPBOOT_OK);
     assert_int_equal(smpboot_start(&fx.sb), SMPBOOT_OK);
@@ -146,13 +152,7 @@ static void test_offline_errors(void **state)
 static void test_offline_waits_for_its_init(void **state)
 {
     (void)state;
-    fx_setup(0, false);
-    mock_add_ap(1, MOCK_AP_PROMPT);
-    mock_add_ap(2, MOCK_AP_PROMPT);
-    fx_init_and_add();
-    assert_int_equal(smpboot_start(&fx.sb), SMPBOOT_OK);
-    fx_join_and_check();
-    assert_int_equal(smpboot_finish(&fx.sb), SMPBOOT_OK);
+    bring_up_two_prompt_aps();
     mock_set_init_delay(2 * MS);
     assert_int_equal(smpboot_offline(&fx.sb, 1), SMPBOOT_OK);
     fx_join_and_check();

@@ -401,12 +401,15 @@ struct ap_thread_args {
     uint32_t resets;  /* the AP's reset generation when the SIPI woke it */
 };
 
-/* The calling thread is this AP, woken in reset generation `resets`. */
-static void become_ap(const struct ap_thread_args *args)
+/* The start of every AP thread: take its arguments and become that AP. */
+static struct ap_thread_args adopt_ap_thread(void *arg)
 {
-    mock_become_cpu(args->ap->apic_id);
-    current_ap = args->ap;
-    current_ap_resets = args->resets;
+    struct ap_thread_args args = *(struct ap_thread_args *)arg;
+    free(arg);
+    mock_become_cpu(args.ap->apic_id);
+    current_ap = args.ap;
+    current_ap_resets = args.resets;  /* its reset generation when the SIPI woke it */
+    return args;
 }
 
 /* An INIT landed on this thread's CPU since it woke: the CPU is elsewhere now. */
@@ -468,9 +471,7 @@ static bool claim(struct mock_ap *ap, struct smpboot_slot *slot)
 
 static void *ap_thread(void *arg)
 {
-    struct ap_thread_args args = *(struct ap_thread_args *)arg;
-    free(arg);
-    become_ap(&args);
+    struct ap_thread_args args = adopt_ap_thread(arg);
     smpboot_ap_main(args.slot);
     protocol_error("smpboot_ap_main returned");
     return NULL;
@@ -479,9 +480,7 @@ static void *ap_thread(void *arg)
 /* A late AP: it reaches the trampoline only once the BSP has given up on it. */
 static void *late_ap_thread(void *arg)
 {
-    struct ap_thread_args args = *(struct ap_thread_args *)arg;
-    free(arg);
-    become_ap(&args);
+    struct ap_thread_args args = adopt_ap_thread(arg);
     uint64_t give_up = clock_ns() + 20ull * 1000000000ull;
     while (__atomic_load_n(&args.slot->state, __ATOMIC_ACQUIRE) != SMPBOOT_SLOT_TIMED_OUT) {
         if (__atomic_load_n(&args.ap->reset_while_late, __ATOMIC_ACQUIRE) || clock_ns() > give_up)
@@ -499,9 +498,7 @@ static void *late_ap_thread(void *arg)
 /* A slow AP: its trampoline gets to the slot only once the BSP has sent every SIPI. */
 static void *slow_ap_thread(void *arg)
 {
-    struct ap_thread_args args = *(struct ap_thread_args *)arg;
-    free(arg);
-    become_ap(&args);
+    struct ap_thread_args args = adopt_ap_thread(arg);
     uint64_t give_up = clock_ns() + 20ull * 1000000000ull;
     while (__atomic_load_n(&args.ap->sipis_sent, __ATOMIC_ACQUIRE) < m.sb->config.sipi_count) {
         if (clock_ns() > give_up)
@@ -516,9 +513,7 @@ static void *slow_ap_thread(void *arg)
 /* MOCK_AP_CLAIMS_DURING_REINIT, first wake-up: see mock_host.h. */
 static void *reinit_racer_thread(void *arg)
 {
-    struct ap_thread_args args = *(struct ap_thread_args *)arg;
-    free(arg);
-    become_ap(&args);
+    struct ap_thread_args args = adopt_ap_thread(arg);
     uint64_t give_up = clock_ns() + 20ull * 1000000000ull;
     while (__atomic_load_n(&args.ap->inits_sent, __ATOMIC_ACQUIRE) < 2) {
         if (clock_ns() > give_up)
@@ -547,9 +542,7 @@ static void *reinit_racer_thread(void *arg)
 /* MOCK_AP_STALE_SIPI_AFTER_REINIT: the trampoline run by the SIPI that outlived the re-INIT. */
 static void *stale_sipi_thread(void *arg)
 {
-    struct ap_thread_args args = *(struct ap_thread_args *)arg;
-    free(arg);
-    become_ap(&args);
+    struct ap_thread_args args = adopt_ap_thread(arg);
     if (claim(args.ap, args.slot))
         smpboot_ap_main(args.slot);
     return NULL;

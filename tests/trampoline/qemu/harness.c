@@ -294,6 +294,12 @@ static void spin_cycles(uint64_t cycles)
 
 /* ---------- the AP side ---------- */
 
+/* What SGDT and SIDT store in 64-bit mode. */
+struct table_register {
+    uint16_t limit;
+    uint64_t base;
+} __attribute__((packed));
+
 static uint16_t selector(int which)
 {
     uint16_t value = 0;
@@ -326,17 +332,10 @@ uint32_t *harness_ap_report(struct smpboot_slot *slot, uint64_t rsp, uint64_t rf
     r->rdi = (uint64_t)(uintptr_t)slot;
     r->return_address = return_address;
     smpboot_arch_read_cpu_state(&r->control);
-    struct __attribute__((packed)) {
-        uint16_t limit;
-        uint64_t base;
-    } gdtr;
+    struct table_register gdtr, idtr;
     __asm__ volatile("sgdt %0" : "=m"(gdtr));
     r->gdt_base = gdtr.base;
     r->gdt_limit = gdtr.limit;
-    struct __attribute__((packed)) {
-        uint16_t limit;
-        uint64_t base;
-    } idtr;
     __asm__ volatile("sidt %0" : "=m"(idtr));
     r->idt_base = idtr.base;
     r->idt_limit = idtr.limit;
